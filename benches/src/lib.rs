@@ -1,0 +1,1 @@
+//! kq's benchmarks. See the binaries under `src/bin/`.

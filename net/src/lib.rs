@@ -1,0 +1,5 @@
+//! TCP, UDP and Unix sockets on the kq runtime.
+#![forbid(unsafe_code)]
+//!
+//! Placeholder crate: the workspace lays it down now so the layout of DESIGN.md is in
+//! place; its issue fills it in. It exports nothing yet.

@@ -1,0 +1,155 @@
+//! [`Kqueue`], the public face of the core: the platform's selector behind the `kevent(2)`
+//! contract.
+
+use crate::sys::{self, abi::Kevent};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+/// A kqueue: a set of knotes and the queue of their pending events.
+///
+/// `Kqueue` is `Send + Sync`. Any number of threads may call [`kevent`](Kqueue::kevent) at
+/// once; a change made by one thread takes effect for a thread blocked in `kevent` (it is
+/// woken if the change makes an event pending or moves the next timer earlier).
+///
+/// Dropping the kqueue releases every knote and every descriptor it holds.
+pub struct Kqueue {
+    selector: sys::Selector,
+}
+
+impl Kqueue {
+    /// Creates an empty kqueue.
+    ///
+    /// # Errors
+    ///
+    /// The OS errors of creating its descriptors (`EMFILE`, `ENFILE`, `ENOMEM`).
+    pub fn new() -> io::Result<Kqueue> {
+        Ok(Kqueue { selector: sys::Selector::new()? })
+    }
+
+    /// Applies `changes` in order, then collects up to `events.len()` pending events, waiting
+    /// at most `timeout` for the first one (`None`: forever; zero: do not wait).
+    ///
+    /// Returns the number of entries written to `events`. As in `kevent(2)`:
+    ///
+    /// - a change that fails (or carries `EV_RECEIPT`) is reported as an entry with `flags ==
+    ///   EV_ERROR` and the errno (0 for a receipt) in `data`, its other fields echoing the
+    ///   change; processing goes on with the next change; when any such entry was written the
+    ///   call returns their count at once, without collecting events or waiting;
+    /// - when a change fails and `events` has no room left for its entry, the call returns
+    ///   that error: the changes before it are applied, the ones after it are not;
+    /// - a receipt with no room left stops processing and the call returns 0;
+    /// - with an empty `events` the call never waits.
+    ///
+    /// # Errors
+    ///
+    /// The error of a change that had no room for its `EV_ERROR` entry; `EINTR` when a
+    /// signal handler ran while waiting and no event was pending (the changes are applied);
+    /// `EBADF` for a kqueue used in a process forked after it was created.
+    pub fn kevent(
+        &self,
+        changes: &[Kevent],
+        events: &mut [Kevent],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        // SAFETY: both pointers come from live slices of the given lengths; a shared and a
+        // mutable slice cannot overlap.
+        unsafe {
+            self.selector.kevent(
+                changes.as_ptr(),
+                changes.len(),
+                events.as_mut_ptr(),
+                events.len(),
+                timeout,
+            )
+        }
+    }
+
+    /// Like [`kevent`](Kqueue::kevent) with one array as both the changelist (its first
+    /// `nchanges` entries) and the eventlist (all of it), as C callers may do.
+    ///
+    /// # Errors
+    ///
+    /// As [`kevent`](Kqueue::kevent); `InvalidInput` if `nchanges > list.len()`.
+    pub fn kevent_in_place(
+        &self,
+        list: &mut [Kevent],
+        nchanges: usize,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        if nchanges > list.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "nchanges is larger than the list",
+            ));
+        }
+        let ptr = list.as_mut_ptr();
+        // SAFETY: `ptr` is valid for `list.len()` entries and `nchanges <= list.len()`; the
+        // selector copies each change before it writes any entry at or before its index.
+        unsafe { self.selector.kevent(ptr, nchanges, ptr, list.len(), timeout) }
+    }
+
+    /// The raw form of [`kevent`](Kqueue::kevent), for kq's C library.
+    ///
+    /// # Safety
+    ///
+    /// `changes` must be valid for reads of `nchanges` entries and `events` valid for writes
+    /// of `nevents` entries (either may be null when its count is 0). The two ranges may
+    /// overlap only if they start at the same address: each change is read before any
+    /// entry at or before its index is written.
+    ///
+    /// # Errors
+    ///
+    /// As [`kevent`](Kqueue::kevent).
+    pub unsafe fn kevent_raw(
+        &self,
+        changes: *const Kevent,
+        nchanges: usize,
+        events: *mut Kevent,
+        nevents: usize,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { self.selector.kevent(changes, nchanges, events, nevents, timeout) }
+    }
+}
+
+impl AsRawFd for Kqueue {
+    /// The kqueue's descriptor: readable while events may be pending.
+    fn as_raw_fd(&self) -> RawFd {
+        self.selector.as_raw_fd()
+    }
+}
+
+impl AsFd for Kqueue {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor is owned by the selector and stays open as long as `self`.
+        unsafe { BorrowedFd::borrow_raw(self.selector.as_raw_fd()) }
+    }
+}
+
+impl fmt::Debug for Kqueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kqueue").field("fd", &self.selector.as_raw_fd()).finish()
+    }
+}
+
+impl fmt::Debug for Kevent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kevent")
+            .field("ident", &self.ident)
+            .field("filter", &self.filter)
+            .field("flags", &format_args!("{:#06x}", self.flags))
+            .field("fflags", &format_args!("{:#x}", self.fflags))
+            .field("data", &self.data)
+            .field("udata", &self.udata)
+            .finish()
+    }
+}
+
+// SAFETY: `udata` is an opaque value that the core never dereferences; it only stores and
+// returns it. Every other field is plain data.
+unsafe impl Send for Kevent {}
+// SAFETY: as for `Send`: a shared `Kevent` gives access to nothing but its plain fields.
+unsafe impl Sync for Kevent {}
