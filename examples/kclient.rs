@@ -50,8 +50,22 @@ fn run(host: &str, port: u16) -> io::Result<()> {
     let kq = Kqueue::new()?;
     // initialise kevent structures
     let mut chlist = vec![
-        Kevent::new(sckfd, EVFILT_READ, EV_ADD | EV_ENABLE, 0, 0, ptr::null_mut()),
-        Kevent::new(stdin_fd, EVFILT_READ, EV_ADD | EV_ENABLE, 0, 0, ptr::null_mut()),
+        Kevent::new(
+            sckfd,
+            EVFILT_READ,
+            EV_ADD | EV_ENABLE,
+            0,
+            0,
+            ptr::null_mut(),
+        ),
+        Kevent::new(
+            stdin_fd,
+            EVFILT_READ,
+            EV_ADD | EV_ENABLE,
+            0,
+            0,
+            ptr::null_mut(),
+        ),
     ];
     let mut evlist = [Kevent::new(0, 0, 0, 0, 0, ptr::null_mut()); 2];
     let mut buf = [0u8; BUFSIZE];
@@ -77,7 +91,14 @@ fn run(host: &str, port: u16) -> io::Result<()> {
                 // we have data from stdin
                 let n = io::stdin().lock().read(&mut buf)?;
                 if n == 0 {
-                    chlist.push(Kevent::new(stdin_fd, EVFILT_READ, EV_DELETE, 0, 0, ptr::null_mut()));
+                    chlist.push(Kevent::new(
+                        stdin_fd,
+                        EVFILT_READ,
+                        EV_DELETE,
+                        0,
+                        0,
+                        ptr::null_mut(),
+                    ));
                     sock.shutdown(Shutdown::Write)?;
                 } else {
                     sock.write_all(&buf[..n])?;

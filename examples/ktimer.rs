@@ -9,14 +9,16 @@
 //! Run with: `cargo run --release --example ktimer -- 1` (every second; Ctrl-C to stop), or
 //! `cargo run --release --example ktimer -- 1 3` (three ticks, then exit).
 
-use kq::reactor::{EV_ADD, EV_ENABLE, EV_ERROR, EVFILT_PROC, EVFILT_TIMER, Kevent, Kqueue, NOTE_EXIT};
+use kq::reactor::{
+    Data, EV_ADD, EV_ENABLE, EV_ERROR, EVFILT_PROC, EVFILT_TIMER, Kevent, Kqueue, NOTE_EXIT,
+};
 use std::collections::HashMap;
 use std::process::{Child, Command, ExitCode};
 use std::ptr;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let seconds: isize = match args.next().map(|s| s.parse()) {
+    let seconds: Data = match args.next().map(|s| s.parse()) {
         None => 5,
         Some(Ok(n)) if n > 0 => n,
         Some(_) => return usage(),
@@ -40,11 +42,18 @@ fn usage() -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn run(seconds: isize, ticks: Option<u64>) -> std::io::Result<()> {
+fn run(seconds: Data, ticks: Option<u64>) -> std::io::Result<()> {
     // create a new kernel event queue
     let kq = Kqueue::new()?;
     // the timer knote: ident 1, period in milliseconds (the default unit)
-    let mut changes = vec![Kevent::new(1, EVFILT_TIMER, EV_ADD | EV_ENABLE, 0, seconds * 1000, ptr::null_mut())];
+    let mut changes = vec![Kevent::new(
+        1,
+        EVFILT_TIMER,
+        EV_ADD | EV_ENABLE,
+        0,
+        seconds * 1000,
+        ptr::null_mut(),
+    )];
     let mut children: HashMap<usize, Child> = HashMap::new();
     let mut fired = 0u64;
     let mut events = [Kevent::new(0, 0, 0, 0, 0, ptr::null_mut()); 8];
@@ -61,12 +70,26 @@ fn run(seconds: isize, ticks: Option<u64>) -> std::io::Result<()> {
                     fired += 1;
                     let child = Command::new("date").spawn()?;
                     let pid = child.id() as usize;
-                    changes.push(Kevent::new(pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, ptr::null_mut()));
+                    changes.push(Kevent::new(
+                        pid,
+                        EVFILT_PROC,
+                        EV_ADD,
+                        NOTE_EXIT,
+                        0,
+                        ptr::null_mut(),
+                    ));
                     children.insert(pid, child);
                 }
                 EVFILT_TIMER => {
                     // all ticks done: stop the timer, wait for the last children
-                    changes.push(Kevent::new(1, EVFILT_TIMER, kq::reactor::EV_DELETE, 0, 0, ptr::null_mut()));
+                    changes.push(Kevent::new(
+                        1,
+                        EVFILT_TIMER,
+                        kq::reactor::EV_DELETE,
+                        0,
+                        0,
+                        ptr::null_mut(),
+                    ));
                 }
                 EVFILT_PROC => {
                     if let Some(mut child) = children.remove(&ev.ident) {

@@ -5,7 +5,10 @@
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(kq_bsd, kq_apple)");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let apple = matches!(os.as_str(), "macos" | "ios" | "tvos" | "watchos" | "visionos");
+    let apple = matches!(
+        os.as_str(),
+        "macos" | "ios" | "tvos" | "watchos" | "visionos"
+    );
     let bsd = apple || matches!(os.as_str(), "freebsd" | "openbsd" | "netbsd" | "dragonfly");
     if bsd {
         println!("cargo::rustc-cfg=kq_bsd");

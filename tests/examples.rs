@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 /// `deps/` directory.
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
     let path = profile_dir.join("examples").join(name);
     assert!(
         path.exists(),
@@ -25,20 +28,40 @@ fn example(name: &str) -> PathBuf {
 #[test]
 fn ktimer_ticks_and_runs_date_each_time() {
     let start = Instant::now();
-    let out = Command::new(example("ktimer")).args(["1", "2"]).output().expect("run ktimer");
+    let out = Command::new(example("ktimer"))
+        .args(["1", "2"])
+        .output()
+        .expect("run ktimer");
     let elapsed = start.elapsed();
-    assert!(out.status.success(), "ktimer failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ktimer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     // date(1) printed one line per tick.
-    assert_eq!(stdout.lines().count(), 2, "expected two lines from date: {stdout:?}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "expected two lines from date: {stdout:?}"
+    );
     // Two one-second ticks: never early, not absurdly late.
-    assert!(elapsed >= Duration::from_secs(2), "finished early: {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(30), "absurdly late: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "finished early: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "absurdly late: {elapsed:?}"
+    );
 }
 
 #[test]
 fn ktimer_rejects_bad_arguments() {
-    let out = Command::new(example("ktimer")).arg("-3").output().expect("run ktimer");
+    let out = Command::new(example("ktimer"))
+        .arg("-3")
+        .output()
+        .expect("run ktimer");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
 }
@@ -58,10 +81,13 @@ fn kclient_relays_both_ways_and_exits_on_eof() {
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(b"hello from stdin\n").expect("write stdin");
     let mut line = String::new();
-    BufReader::new(conn.try_clone().expect("clone")).read_line(&mut line).expect("read socket");
+    BufReader::new(conn.try_clone().expect("clone"))
+        .read_line(&mut line)
+        .expect("read socket");
     assert_eq!(line, "hello from stdin\n");
     // socket -> stdout
-    conn.write_all(b"hello from the server\n").expect("write socket");
+    conn.write_all(b"hello from the server\n")
+        .expect("write socket");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut got = String::new();
     stdout.read_line(&mut got).expect("read stdout");
@@ -78,9 +104,16 @@ fn kclient_relays_both_ways_and_exits_on_eof() {
 
 #[test]
 fn kclient_reports_a_refused_connection() {
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     // The listener is gone: nothing listens on `port`.
-    let out = Command::new(example("kclient")).args(["127.0.0.1", &port.to_string()]).output().expect("run");
+    let out = Command::new(example("kclient"))
+        .args(["127.0.0.1", &port.to_string()])
+        .output()
+        .expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("kclient:"));
 }

@@ -25,7 +25,9 @@ impl Kqueue {
     ///
     /// The OS errors of creating its descriptors (`EMFILE`, `ENFILE`, `ENOMEM`).
     pub fn new() -> io::Result<Kqueue> {
-        Ok(Kqueue { selector: sys::Selector::new()? })
+        Ok(Kqueue {
+            selector: sys::Selector::new()?,
+        })
     }
 
     /// Applies `changes` in order, then collects up to `events.len()` pending events, waiting
@@ -87,7 +89,10 @@ impl Kqueue {
         let ptr = list.as_mut_ptr();
         // SAFETY: `ptr` is valid for `list.len()` entries and `nchanges <= list.len()`; the
         // selector copies each change before it writes any entry at or before its index.
-        unsafe { self.selector.kevent(ptr, nchanges, ptr, list.len(), timeout) }
+        unsafe {
+            self.selector
+                .kevent(ptr, nchanges, ptr, list.len(), timeout)
+        }
     }
 
     /// The raw form of [`kevent`](Kqueue::kevent), for kq's C library.
@@ -111,7 +116,10 @@ impl Kqueue {
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
         // SAFETY: forwarded from this function's own contract.
-        unsafe { self.selector.kevent(changes, nchanges, events, nevents, timeout) }
+        unsafe {
+            self.selector
+                .kevent(changes, nchanges, events, nevents, timeout)
+        }
     }
 }
 
@@ -131,7 +139,9 @@ impl AsFd for Kqueue {
 
 impl fmt::Debug for Kqueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Kqueue").field("fd", &self.selector.as_raw_fd()).finish()
+        f.debug_struct("Kqueue")
+            .field("fd", &self.selector.as_raw_fd())
+            .finish()
     }
 }
 

@@ -26,21 +26,29 @@ fn user_exists(kq: &Kqueue, ident: usize) -> bool {
     }
 }
 
-/// F01: "EV_ADD then EV_DELETE" — both succeed, and the deleted knote reports nothing.
+/// F01: "EV_ADD then EV_DELETE".
 #[test]
 fn f01_add_then_delete() {
+    // Both succeed, and the deleted knote reports nothing.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
-    assert_eq!(apply_errno(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0)]), 0);
-    assert_eq!(apply_errno(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_DELETE, 0, 0)]), 0);
+    assert_eq!(
+        apply_errno(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0)]),
+        0
+    );
+    assert_eq!(
+        apply_errno(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_DELETE, 0, 0)]),
+        0
+    );
     b.write_all(b"x").unwrap();
     assert_no_events(&kq);
 }
 
-/// F02: "Delete of absent knote" — EV_DELETE of a never-added knote on a valid fd: an
-/// EV_ERROR entry with ENOENT when there is room, -1 ENOENT when there is none.
+/// F02: "Delete of absent knote".
 #[test]
 fn f02_delete_absent_knote_enoent() {
+    // EV_DELETE of a never-added knote on a valid fd: an EV_ERROR entry with ENOENT when there is
+    // room, -1 ENOENT when there is none.
     let kq = Kqueue::new().unwrap();
     let (a, _b) = UnixStream::pair().unwrap();
     for del in [
@@ -56,10 +64,11 @@ fn f02_delete_absent_knote_enoent() {
     }
 }
 
-/// F03: "EBADF precedence" — EV_DELETE (and EV_ADD) of a read knote on a closed fd fails
-/// with EBADF, not ENOENT; so does an ident above INT_MAX.
+/// F03: "EBADF precedence".
 #[test]
 fn f03_ebadf_precedes_enoent() {
+    // EV_DELETE (and EV_ADD) of a read knote on a closed fd fails with EBADF, not ENOENT; so does
+    // an ident above INT_MAX.
     let kq = Kqueue::new().unwrap();
     // A descriptor number far above anything this process opens.
     let closed = 1_000_000usize;
@@ -74,14 +83,20 @@ fn f03_ebadf_precedes_enoent() {
     }
 }
 
-/// F04: "Re-add modifies, no duplicate" — EV_ADD twice with different udata, trigger: one
-/// event, with the second udata.
+/// F04: "Re-add modifies, no duplicate".
 #[test]
 fn f04_readd_modifies_no_duplicate() {
+    // EV_ADD twice with different udata, trigger: one event, with the second udata.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
-    apply(&kq, &[kev_udata(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0, 1)]);
-    apply(&kq, &[kev_udata(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0, 2)]);
+    apply(
+        &kq,
+        &[kev_udata(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0, 1)],
+    );
+    apply(
+        &kq,
+        &[kev_udata(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0, 2)],
+    );
     b.write_all(b"x").unwrap();
     let evs = poll(&kq, 8);
     assert_eq!(evs.len(), 1, "{evs:?}");
@@ -89,14 +104,17 @@ fn f04_readd_modifies_no_duplicate() {
     assert_eq!(evs[0].udata as usize, 2);
 }
 
-/// F05: "EV_ADD|EV_DISABLE then EV_ENABLE reports pre-existing condition" — write, add
-/// disabled: none; enable: one event with data 1.
+/// F05: "EV_ADD|EV_DISABLE then EV_ENABLE reports pre-existing condition".
 #[test]
 fn f05_enable_reports_preexisting_condition() {
+    // Write, add disabled: none; enable: one event with data 1.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     b.write_all(b"x").unwrap();
-    apply(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD | EV_DISABLE, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&a), EVFILT_READ, EV_ADD | EV_DISABLE, 0, 0)],
+    );
     assert_no_events(&kq);
     apply(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ENABLE, 0, 0)]);
     let ev = expect_one(&kq, Duration::ZERO);
@@ -104,10 +122,11 @@ fn f05_enable_reports_preexisting_condition() {
     assert_eq!(ev.data, 1);
 }
 
-/// F06: "EV_DISABLE suppresses but records" — a signal raised while its knote is disabled
-/// is not reported but counted: after enable and a second raise, one event with data 2.
+/// F06: "EV_DISABLE suppresses but records".
 #[test]
 fn f06_disable_suppresses_but_records() {
+    // A signal raised while its knote is disabled is not reported but counted: after enable and a
+    // second raise, one event with data 2.
     // A handled signal (raise on an unblocked signal runs the handlers before it returns).
     install_noop_handler(libc::SIGUSR1);
     let kq = Kqueue::new().unwrap();
@@ -123,15 +142,25 @@ fn f06_disable_suppresses_but_records() {
     let evs = poll(&kq, 8);
     assert_eq!(evs.len(), 1, "{evs:?}");
     assert_names(&evs[0], sig, EVFILT_SIGNAL);
-    assert_eq!(evs[0].data, 2, "the signal raised while disabled was not recorded");
+    assert_eq!(
+        evs[0].data, 2,
+        "the signal raised while disabled was not recorded"
+    );
 }
 
-/// F07: "EV_ENABLE|EV_DISABLE" — both together: EINVAL.
+/// F07: "EV_ENABLE|EV_DISABLE".
 #[test]
 fn f07_enable_with_disable_einval() {
+    // Both together: EINVAL.
     let kq = Kqueue::new().unwrap();
     let (a, _b) = UnixStream::pair().unwrap();
-    apply(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0), kev(1, EVFILT_USER, EV_ADD, 0, 0)]);
+    apply(
+        &kq,
+        &[
+            kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0),
+            kev(1, EVFILT_USER, EV_ADD, 0, 0),
+        ],
+    );
     for change in [
         kev(ident_of(&a), EVFILT_READ, EV_ENABLE | EV_DISABLE, 0, 0),
         kev(1, EVFILT_USER, EV_ENABLE | EV_DISABLE, 0, 0),
@@ -142,10 +171,10 @@ fn f07_enable_with_disable_einval() {
     }
 }
 
-/// F08: "EV_ADD does not re-enable a disabled knote" — add, disable, make ready, EV_ADD
-/// again: still no event (EV_ENABLE then reports it).
+/// F08: "EV_ADD does not re-enable a disabled knote".
 #[test]
 fn f08_add_does_not_reenable() {
+    // Add, disable, make ready, EV_ADD again: still no event (EV_ENABLE then reports it).
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     let ident = ident_of(&a);
@@ -159,10 +188,10 @@ fn f08_add_does_not_reenable() {
     assert_names(&ev, ident, EVFILT_READ);
 }
 
-/// F09: "EV_ONESHOT deletes on delivery" — one event; nothing on new data; EV_DELETE ->
-/// ENOENT.
+/// F09: "EV_ONESHOT deletes on delivery".
 #[test]
 fn f09_oneshot_deletes_on_delivery() {
+    // One event; nothing on new data; EV_DELETE -> ENOENT.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     let ident = ident_of(&a);
@@ -173,14 +202,17 @@ fn f09_oneshot_deletes_on_delivery() {
     assert_ne!(ev.flags & EV_ONESHOT, 0, "{ev:?}");
     b.write_all(b"x").unwrap();
     assert_no_events(&kq);
-    assert_eq!(apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]), libc::ENOENT);
+    assert_eq!(
+        apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]),
+        libc::ENOENT
+    );
 }
 
-/// F10: "EV_ONESHOT not re-evaluated" — a oneshot knote activated (at registration, on a
-/// readable socket), then the socket drained before kevent: the event is still returned,
-/// with the data computed when it was activated.
+/// F10: "EV_ONESHOT not re-evaluated".
 #[test]
 fn f10_oneshot_not_reevaluated() {
+    // A oneshot knote activated (at registration, on a readable socket), then the socket drained
+    // before kevent: the event is still returned, with the data computed when it was activated.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     let ident = ident_of(&a);
@@ -189,13 +221,20 @@ fn f10_oneshot_not_reevaluated() {
     assert_eq!(read_fd(&a, 16), 1);
     let ev = expect_one(&kq, Duration::ZERO);
     assert_names(&ev, ident, EVFILT_READ);
-    assert_eq!(ev.data, 1, "a oneshot event is copied out as activated, not re-evaluated");
-    assert_eq!(apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]), libc::ENOENT);
+    assert_eq!(
+        ev.data, 1,
+        "a oneshot event is copied out as activated, not re-evaluated"
+    );
+    assert_eq!(
+        apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]),
+        libc::ENOENT
+    );
 }
 
-/// F11: "EV_CLEAR edge semantics" — write 2: data 2; read 1: none; write 1: data 2.
+/// F11: "EV_CLEAR edge semantics".
 #[test]
 fn f11_clear_is_edge() {
+    // Write 2: data 2; read 1: none; write 1: data 2.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     let ident = ident_of(&a);
@@ -212,10 +251,11 @@ fn f11_clear_is_edge() {
     assert_eq!(ev.data, 2, "data counts all the bytes available");
 }
 
-/// F12: "EV_DISPATCH" — one event; then none though still readable; EV_ENABLE re-reports
-/// (still ready); EV_DELETE of the (again) disabled knote succeeds.
+/// F12: "EV_DISPATCH".
 #[test]
 fn f12_dispatch() {
+    // One event; then none though still readable; EV_ENABLE re-reports (still ready); EV_DELETE of
+    // the (again) disabled knote succeeds.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     let ident = ident_of(&a);
@@ -229,15 +269,19 @@ fn f12_dispatch() {
     let ev = expect_one(&kq, Duration::ZERO);
     assert_names(&ev, ident, EVFILT_READ);
     assert_no_events(&kq);
-    assert_eq!(apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]), 0);
+    assert_eq!(
+        apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]),
+        0
+    );
     assert_no_events(&kq);
 }
 
-/// F13: "EV_RECEIPT success" — 3 receipted changes with room for 3, another fd already
-/// pending: returns 3 entries with flags == EV_ERROR and data == 0; the pending event is not
-/// returned (not even with room to spare); all changes took effect.
+/// F13: "EV_RECEIPT success".
 #[test]
 fn f13_receipt_success() {
+    // 3 receipted changes with room for 3, another fd already pending: returns 3 entries with
+    // flags == EV_ERROR and data == 0; the pending event is not returned (not even with room to
+    // spare); all changes took effect.
     let kq = Kqueue::new().unwrap();
     let (p, mut q) = UnixStream::pair().unwrap();
     q.write_all(b"x").unwrap();
@@ -256,20 +300,33 @@ fn f13_receipt_success() {
     }
 
     // With room to spare a receipt still ends the call: no scan.
-    let trigger = kev(6, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, NOTE_TRIGGER, 0);
+    let trigger = kev(
+        6,
+        EVFILT_USER,
+        EV_ADD | EV_CLEAR | EV_RECEIPT,
+        NOTE_TRIGGER,
+        0,
+    );
     let evs = kevent_vec(&kq, &[trigger], 8).unwrap();
-    assert_eq!(evs.len(), 1, "a receipt call must not collect events: {evs:?}");
+    assert_eq!(
+        evs.len(),
+        1,
+        "a receipt call must not collect events: {evs:?}"
+    );
     assert_error_entry(&evs[0], &trigger, 0);
 
     let got: BTreeSet<_> = poll(&kq, 8).iter().map(|e| (e.ident, e.filter)).collect();
-    let want: BTreeSet<_> =
-        [(ident_of(&p), EVFILT_READ), (ident_of(&a), EVFILT_WRITE), (6, EVFILT_USER)].into();
+    let want: BTreeSet<_> = [
+        (ident_of(&p), EVFILT_READ),
+        (ident_of(&a), EVFILT_WRITE),
+        (6, EVFILT_USER),
+    ]
+    .into();
     assert_eq!(got, want);
     assert!(user_exists(&kq, 5));
 }
 
-/// F13 with F15 (§3.3 EV_RECEIPT paths): receipts and an error in one changelist each get
-/// an entry, in changelist order.
+/// F13/F15 (§3.3 "EV_RECEIPT paths"): "each receipt consumes one eventlist slot", errors too.
 #[test]
 fn f13_receipt_mixed_with_error() {
     let kq = Kqueue::new().unwrap();
@@ -287,12 +344,13 @@ fn f13_receipt_mixed_with_error() {
     assert!(user_exists(&kq, 3));
 }
 
-/// F14: "EV_RECEIPT out of room" — receipted changes with room for one entry: the call
-/// returns 0 and the changes after the one whose receipt found no room are not processed.
-/// (FreeBSD's kqueue_kevent registers a change before it looks for room for its receipt —
-/// §1.3 — so the second change is applied too; the third is not.)
+/// F14: "EV_RECEIPT out of room".
 #[test]
 fn f14_receipt_out_of_room_returns_zero() {
+    // Receipted changes with room for one entry: the call returns 0 and the changes after the one
+    // whose receipt found no room are not processed. (FreeBSD's kqueue_kevent registers a change
+    // before it looks for room for its receipt — §1.3 — so the second change is applied too; the
+    // third is not.)
     let kq = Kqueue::new().unwrap();
     let changes = [
         kev(1, EVFILT_USER, EV_ADD | EV_RECEIPT, 0, 0),
@@ -303,15 +361,22 @@ fn f14_receipt_out_of_room_returns_zero() {
     let n = kq.kevent(&changes, &mut out, Some(Duration::ZERO)).unwrap();
     assert_eq!(n, 0, "FreeBSD returns 0 when a receipt finds no room");
     assert!(user_exists(&kq, 1), "the first change was not applied");
-    assert!(user_exists(&kq, 2), "the change whose receipt found no room was not applied");
-    assert!(!user_exists(&kq, 3), "a change after the one without room was applied");
+    assert!(
+        user_exists(&kq, 2),
+        "the change whose receipt found no room was not applied"
+    );
+    assert!(
+        !user_exists(&kq, 3),
+        "a change after the one without room was applied"
+    );
 }
 
-/// F15: "Error entry contents" — a bad change among good ones with room: one entry, flags
-/// == EV_ERROR, data == errno, ident/filter/fflags/udata echoed; the other changes are
-/// applied; pending events are not returned by that call.
+/// F15: "Error entry contents".
 #[test]
 fn f15_error_entry_layout() {
+    // A bad change among good ones with room: one entry, flags == EV_ERROR, data == errno,
+    // ident/filter/fflags/udata echoed; the other changes are applied; pending events are not
+    // returned by that call.
     let kq = Kqueue::new().unwrap();
     let (p, mut q) = UnixStream::pair().unwrap();
     q.write_all(b"x").unwrap();
@@ -333,11 +398,12 @@ fn f15_error_entry_layout() {
     assert!(user_exists(&kq, 1));
 }
 
-/// F16: "Error with nevents==0" — [good, bad, good] with no eventlist: -1 with the bad
-/// change's errno; the first change applied, the third not. With room for one entry taken
-/// by an earlier error, a later error fails the call the same way.
+/// F16: "Error with nevents==0".
 #[test]
 fn f16_error_without_room() {
+    // [good, bad, good] with no eventlist: -1 with the bad change's errno; the first change
+    // applied, the third not. With room for one entry taken by an earlier error, a later error
+    // fails the call the same way.
     let kq = Kqueue::new().unwrap();
     let changes = [
         kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0),
@@ -346,8 +412,14 @@ fn f16_error_without_room() {
     ];
     let err = kq.kevent(&changes, &mut [], None).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
-    assert!(user_exists(&kq, 1), "the change before the error was not applied");
-    assert!(!user_exists(&kq, 2), "the change after the error was applied");
+    assert!(
+        user_exists(&kq, 1),
+        "the change before the error was not applied"
+    );
+    assert!(
+        !user_exists(&kq, 2),
+        "the change after the error was applied"
+    );
 
     let kq = Kqueue::new().unwrap();
     let first_bad = kev(98, EVFILT_USER, EV_DELETE, 0, 0);
@@ -358,42 +430,57 @@ fn f16_error_without_room() {
         kev(4, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0),
     ];
     let mut out = [ZERO; 1];
-    let err = kq.kevent(&changes, &mut out, Some(Duration::ZERO)).unwrap_err();
+    let err = kq
+        .kevent(&changes, &mut out, Some(Duration::ZERO))
+        .unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
     assert_error_entry(&out[0], &first_bad, libc::ENOENT);
     assert!(user_exists(&kq, 3));
     assert!(!user_exists(&kq, 4));
 }
 
-/// F17: "EV_KEEPUDATA" — a trigger (and a disable/enable) with EV_KEEPUDATA and a null
-/// udata keeps the udata given at add; without it a modify replaces the udata.
+/// F17: "EV_KEEPUDATA".
 #[test]
 fn f17_keepudata() {
+    // A trigger (and a disable/enable) with EV_KEEPUDATA and a null udata keeps the udata given at
+    // add; without it a modify replaces the udata.
     let kq = Kqueue::new().unwrap();
-    apply(&kq, &[kev_udata(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, 0x1111)]);
+    apply(
+        &kq,
+        &[kev_udata(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, 0x1111)],
+    );
     apply(&kq, &[kev(1, EVFILT_USER, EV_KEEPUDATA, NOTE_TRIGGER, 0)]);
     let ev = expect_one(&kq, Duration::ZERO);
     assert_names(&ev, 1, EVFILT_USER);
     assert_eq!(ev.udata as usize, 0x1111);
     apply(&kq, &[kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0)]);
     let ev = expect_one(&kq, Duration::ZERO);
-    assert!(ev.udata.is_null(), "a modify without EV_KEEPUDATA replaces udata: {ev:?}");
+    assert!(
+        ev.udata.is_null(),
+        "a modify without EV_KEEPUDATA replaces udata: {ev:?}"
+    );
 
     let (a, mut b) = UnixStream::pair().unwrap();
     let ident = ident_of(&a);
     apply(&kq, &[kev_udata(ident, EVFILT_READ, EV_ADD, 0, 0, 0x2222)]);
-    apply(&kq, &[kev(ident, EVFILT_READ, EV_DISABLE | EV_KEEPUDATA, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident, EVFILT_READ, EV_DISABLE | EV_KEEPUDATA, 0, 0)],
+    );
     b.write_all(b"x").unwrap();
-    apply(&kq, &[kev(ident, EVFILT_READ, EV_ENABLE | EV_KEEPUDATA, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident, EVFILT_READ, EV_ENABLE | EV_KEEPUDATA, 0, 0)],
+    );
     let ev = expect_one(&kq, Duration::ZERO);
     assert_names(&ev, ident, EVFILT_READ);
     assert_eq!(ev.udata as usize, 0x2222);
 }
 
-/// F18: "EV_ADD|EV_KEEPUDATA" — EINVAL, for a new knote (which is not created) and for an
-/// existing one.
+/// F18: "EV_ADD|EV_KEEPUDATA".
 #[test]
 fn f18_add_with_keepudata_einval() {
+    // EINVAL, for a new knote (which is not created) and for an existing one.
     let kq = Kqueue::new().unwrap();
     let change = kev(1, EVFILT_USER, EV_ADD | EV_KEEPUDATA, 0, 0);
     let evs = kevent_vec(&kq, &[change], 1).unwrap();
@@ -407,11 +494,12 @@ fn f18_add_with_keepudata_einval() {
     assert_eq!(apply_errno(&kq, &[change]), libc::EINVAL);
 }
 
-/// F19: "EV_FORCEONESHOT" — on an existing idle read knote: the event is returned once
-/// (data = its last value, 0), then the knote is gone (ENOENT). On a new knote the flag is
-/// ignored: the knote is an ordinary one.
+/// F19: "EV_FORCEONESHOT".
 #[test]
 fn f19_forceoneshot() {
+    // On an existing idle read knote: the event is returned once (data = its last value, 0), then
+    // the knote is gone (ENOENT). On a new knote the flag is ignored: the knote is an ordinary
+    // one.
     let kq = Kqueue::new().unwrap();
     let (a, _b) = UnixStream::pair().unwrap();
     let ident = ident_of(&a);
@@ -423,15 +511,24 @@ fn f19_forceoneshot() {
     assert_ne!(ev.flags & EV_ONESHOT, 0, "{ev:?}");
     assert_eq!(ev.data, 0);
     assert_no_events(&kq);
-    assert_eq!(apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]), libc::ENOENT);
+    assert_eq!(
+        apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]),
+        libc::ENOENT
+    );
 
     // Absent knote, no EV_ADD: ENOENT.
-    assert_eq!(apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_FORCEONESHOT, 0, 0)]), libc::ENOENT);
+    assert_eq!(
+        apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_FORCEONESHOT, 0, 0)]),
+        libc::ENOENT
+    );
 
     // Ignored on creation: not activated while idle, level-triggered once data arrives.
     let (c, mut d) = UnixStream::pair().unwrap();
     let ident = ident_of(&c);
-    apply(&kq, &[kev(ident, EVFILT_READ, EV_ADD | EV_FORCEONESHOT, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident, EVFILT_READ, EV_ADD | EV_FORCEONESHOT, 0, 0)],
+    );
     assert_no_events(&kq);
     d.write_all(b"x").unwrap();
     for _ in 0..2 {
@@ -441,13 +538,17 @@ fn f19_forceoneshot() {
     }
 }
 
-/// F20: "Returned flags" — a knote added with EV_ADD|EV_CLEAR returns events whose flags
-/// contain EV_CLEAR (EV_ADD is deliberately not checked).
+/// F20: "Returned flags".
 #[test]
 fn f20_returned_flags_keep_clear() {
+    // A knote added with EV_ADD|EV_CLEAR returns events whose flags contain EV_CLEAR (EV_ADD is
+    // deliberately not checked).
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
-    apply(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&a), EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)],
+    );
     b.write_all(b"x").unwrap();
     let ev = expect_one(&kq, Duration::ZERO);
     assert_names(&ev, ident_of(&a), EVFILT_READ);

@@ -11,7 +11,8 @@ mod util;
 
 use kq_reactor::{
     EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DROP, EV_ENABLE, EV_EOF, EV_ERROR, EV_FLAG1,
-    EV_ONESHOT, EV_RECEIPT, EV_SYSFLAGS, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, Kqueue, NOTE_TRIGGER,
+    EV_ONESHOT, EV_RECEIPT, EV_SYSFLAGS, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, Kqueue,
+    NOTE_TRIGGER,
 };
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -24,26 +25,39 @@ use util::*;
 const SHORT: Duration = Duration::from_millis(100);
 const BOUND: Duration = Duration::from_secs(5);
 
-/// K01: "kqueue starts empty" — a fresh kqueue returns 0 events.
+/// K01: "kqueue starts empty".
 #[test]
 fn k01_new_kqueue_is_empty() {
+    // A fresh kqueue returns 0 events.
     let kq = Kqueue::new().unwrap();
     assert_no_events(&kq);
 }
 
-/// K02: "nevents==0 returns immediately" — even with a 5 s timeout, with no timeout at all,
-/// and with an event pending.
+/// K02: "nevents==0 returns immediately".
 #[test]
 fn k02_zero_nevents_returns_at_once() {
+    // Even with a 5 s timeout, with no timeout at all, and with an event pending.
     let kq = Arc::new(Kqueue::new().unwrap());
     let (a, mut b) = UnixStream::pair().unwrap();
     b.write_all(b"x").unwrap();
 
     let start = Instant::now();
     let add = kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0);
-    assert_eq!(kq.kevent(&[add], &mut [], Some(Duration::from_secs(5))).unwrap(), 0);
-    assert_eq!(kq.kevent(&[], &mut [], Some(Duration::from_secs(5))).unwrap(), 0);
-    assert!(start.elapsed() < Duration::from_secs(2), "waited {:?}", start.elapsed());
+    assert_eq!(
+        kq.kevent(&[add], &mut [], Some(Duration::from_secs(5)))
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        kq.kevent(&[], &mut [], Some(Duration::from_secs(5)))
+            .unwrap(),
+        0
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        start.elapsed()
+    );
 
     // No timeout means "forever", but with no room for events the call must not wait.
     let (tx, rx) = mpsc::channel();
@@ -52,7 +66,9 @@ fn k02_zero_nevents_returns_at_once() {
         let r = kq2.kevent(&[], &mut [], None).map_err(|e| e.to_string());
         let _ = tx.send(r);
     });
-    let r = rx.recv_timeout(BOUND).expect("kevent with nevents == 0 and no timeout blocked");
+    let r = rx
+        .recv_timeout(BOUND)
+        .expect("kevent with nevents == 0 and no timeout blocked");
     assert_eq!(r, Ok(0));
 
     // The change applied above is there: its event is pending.
@@ -60,17 +76,26 @@ fn k02_zero_nevents_returns_at_once() {
     assert_names(&ev, ident_of(&a), EVFILT_READ);
 }
 
-/// K03: "NULL timeout blocks; zero timeout polls" — with nothing pending a zero timeout
-/// returns 0 at once; no timeout blocks until another thread makes the fd readable.
+/// K03: "NULL timeout blocks; zero timeout polls".
 #[test]
 fn k03_null_timeout_blocks_zero_timeout_polls() {
+    // With nothing pending a zero timeout returns 0 at once; no timeout blocks until another
+    // thread makes the fd readable.
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
     apply(&kq, &[kev(ident_of(&r), EVFILT_READ, EV_ADD, 0, 0)]);
 
     let start = Instant::now();
-    assert_eq!(kq.kevent(&[], &mut [ZERO; 1], Some(Duration::ZERO)).unwrap(), 0);
-    assert!(start.elapsed() < Duration::from_secs(2), "a zero timeout waited {:?}", start.elapsed());
+    assert_eq!(
+        kq.kevent(&[], &mut [ZERO; 1], Some(Duration::ZERO))
+            .unwrap(),
+        0
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "a zero timeout waited {:?}",
+        start.elapsed()
+    );
 
     let start = Instant::now();
     thread::scope(|s| {
@@ -82,14 +107,18 @@ fn k03_null_timeout_blocks_zero_timeout_polls() {
         let n = kq.kevent(&[], &mut out, None).unwrap();
         assert_eq!(n, 1);
         assert_names(&out[0], ident_of(&r), EVFILT_READ);
-        assert!(start.elapsed() >= SHORT, "returned before the write: {:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= SHORT,
+            "returned before the write: {:?}",
+            start.elapsed()
+        );
     });
 }
 
-/// K03 (kevent contract): "a change made by one thread takes effect for a thread blocked in
-/// `kevent`" — a trigger, and a timer that moves the next deadline earlier, wake it.
+/// K03: "NULL timeout blocks" — until a change made by another thread makes an event pending.
 #[test]
 fn k03_change_by_another_thread_wakes_waiter() {
+    // A trigger, and a new timer that moves the next deadline earlier, wake the blocked thread.
     let kq = Kqueue::new().unwrap();
     apply(&kq, &[kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0)]);
     thread::scope(|s| {
@@ -111,23 +140,33 @@ fn k03_change_by_another_thread_wakes_waiter() {
             apply(&kq, &[kev(2, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 10)]);
         });
         let mut out = [ZERO; 1];
-        let n = kq.kevent(&[], &mut out, Some(Duration::from_secs(30))).unwrap();
+        let n = kq
+            .kevent(&[], &mut out, Some(Duration::from_secs(30)))
+            .unwrap();
         assert_eq!(n, 1);
         assert_names(&out[0], 2, EVFILT_TIMER);
     });
-    assert!(start.elapsed() < BOUND, "the new timer did not wake the waiter: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < BOUND,
+        "the new timer did not wake the waiter: {:?}",
+        start.elapsed()
+    );
 }
 
-/// K07: "Changelist applied before scan" — EV_ADD of a readable socket with room for one
-/// event returns that event from the same call.
+/// K07: "Changelist applied before scan".
 #[test]
 fn k07_changelist_applied_before_scan() {
+    // EV_ADD of a readable socket with room for one event returns that event from the same call.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     b.write_all(b"x").unwrap();
     let mut out = [ZERO; 1];
     let n = kq
-        .kevent(&[kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0)], &mut out, Some(Duration::ZERO))
+        .kevent(
+            &[kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0)],
+            &mut out,
+            Some(Duration::ZERO),
+        )
         .unwrap();
     assert_eq!(n, 1);
     assert_names(&out[0], ident_of(&a), EVFILT_READ);
@@ -135,10 +174,11 @@ fn k07_changelist_applied_before_scan() {
     assert_eq!(out[0].data, 1);
 }
 
-/// K08: "Same array for change and event list" — one array serves as both; error entries
-/// written over its front do not corrupt the changes still to be read.
+/// K08: "Same array for change and event list".
 #[test]
 fn k08_same_array_for_changes_and_events() {
+    // One array serves as both; error entries written over its front do not corrupt the changes
+    // still to be read.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     let (c, mut d) = UnixStream::pair().unwrap();
@@ -147,11 +187,19 @@ fn k08_same_array_for_changes_and_events() {
     let mut list = [ZERO; 4];
     list[0] = kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0);
     list[1] = kev(ident_of(&c), EVFILT_READ, EV_ADD, 0, 0);
-    let n = kq.kevent_in_place(&mut list, 2, Some(Duration::ZERO)).unwrap();
+    let n = kq
+        .kevent_in_place(&mut list, 2, Some(Duration::ZERO))
+        .unwrap();
     assert_eq!(n, 2, "{list:?}");
-    let mut got: Vec<_> = list[..n].iter().map(|e| (e.ident, e.filter, e.data)).collect();
+    let mut got: Vec<_> = list[..n]
+        .iter()
+        .map(|e| (e.ident, e.filter, e.data))
+        .collect();
     got.sort_unstable();
-    let mut want = vec![(ident_of(&a), EVFILT_READ, 1), (ident_of(&c), EVFILT_READ, 2)];
+    let mut want = vec![
+        (ident_of(&a), EVFILT_READ, 1),
+        (ident_of(&c), EVFILT_READ, 2),
+    ];
     want.sort_unstable();
     assert_eq!(got, want);
 
@@ -159,17 +207,19 @@ fn k08_same_array_for_changes_and_events() {
     let kq = Kqueue::new().unwrap();
     let bad = kev(99, EVFILT_USER, EV_DELETE, 0, 0);
     let mut list = [bad, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 0)];
-    let n = kq.kevent_in_place(&mut list, 2, Some(Duration::ZERO)).unwrap();
+    let n = kq
+        .kevent_in_place(&mut list, 2, Some(Duration::ZERO))
+        .unwrap();
     assert_eq!(n, 1, "{list:?}");
     assert_error_entry(&list[0], &bad, libc::ENOENT);
     let ev = expect_one(&kq, Duration::ZERO);
     assert_names(&ev, 1, EVFILT_USER);
 }
 
-/// K09: "filter==0 change skipped" — no error, no receipt, and the changes after it are
-/// still processed.
+/// K09: "filter==0 change skipped".
 #[test]
 fn k09_filter_zero_change_skipped() {
+    // No error, no receipt, and the changes after it are still processed.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     b.write_all(b"x").unwrap();
@@ -186,11 +236,11 @@ fn k09_filter_zero_change_skipped() {
     assert_eq!(apply_errno(&kq, &[kev(12345, 0, EV_DELETE, 0, 0)]), 0);
 }
 
-/// K10: "EV_SYSFLAGS stripped on input" — EV_ADD|EV_EOF|EV_DROP|EV_FLAG1|EV_ERROR on a
-/// readable socket gives an ordinary knote whose event carries none of those bits until a
-/// real EOF.
+/// K10: "EV_SYSFLAGS stripped on input".
 #[test]
 fn k10_sysflags_stripped_on_input() {
+    // EV_ADD|EV_EOF|EV_DROP|EV_FLAG1|EV_ERROR on a readable socket gives an ordinary knote whose
+    // event carries none of those bits until a real EOF.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     b.write_all(b"x").unwrap();
@@ -198,7 +248,12 @@ fn k10_sysflags_stripped_on_input() {
     let evs = kevent_vec(&kq, &[kev(ident_of(&a), EVFILT_READ, flags, 0, 0)], 2).unwrap();
     assert_eq!(evs.len(), 1, "{evs:?}");
     assert_names(&evs[0], ident_of(&a), EVFILT_READ);
-    assert_eq!(evs[0].flags & EV_SYSFLAGS, 0, "user-supplied system flags leaked: {:?}", evs[0]);
+    assert_eq!(
+        evs[0].flags & EV_SYSFLAGS,
+        0,
+        "user-supplied system flags leaked: {:?}",
+        evs[0]
+    );
     assert_eq!(evs[0].data, 1);
     // EV_DROP was not kept: the knote is still there and still level-triggered.
     let ev = expect_one(&kq, Duration::ZERO);
@@ -209,9 +264,10 @@ fn k10_sysflags_stripped_on_input() {
     assert_ne!(ev.flags & EV_EOF, 0, "{ev:?}");
 }
 
-/// K11: "Aggregation" — three 1-byte writes before kevent give one event with data 3.
+/// K11: "Aggregation".
 #[test]
 fn k11_activations_aggregate() {
+    // Three 1-byte writes before kevent give one event with data 3.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     apply(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0)]);
@@ -224,10 +280,10 @@ fn k11_activations_aggregate() {
     assert_eq!(evs[0].data, 3);
 }
 
-/// K12: "Level-triggered default stays pending" — a readable socket is returned by two
-/// calls in a row when nothing is read.
+/// K12: "Level-triggered default stays pending".
 #[test]
 fn k12_level_triggered_stays_pending() {
+    // A readable socket is returned by two calls in a row when nothing is read.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     b.write_all(b"x").unwrap();
@@ -239,10 +295,10 @@ fn k12_level_triggered_stays_pending() {
     }
 }
 
-/// K13: "Stale readiness dropped at retrieval" — an event queued, then the fd drained,
-/// then kevent: 0 events.
+/// K13: "Stale readiness dropped at retrieval".
 #[test]
 fn k13_stale_readiness_dropped_at_retrieval() {
+    // An event queued, then the fd drained, then kevent: 0 events.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     apply(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0)]);
@@ -258,9 +314,10 @@ fn k13_stale_readiness_dropped_at_retrieval() {
     assert_no_events(&kq);
 }
 
-/// K14: "LT knote returned at most once per call" — one readable knote, room for 4: 1 event.
+/// K14: "LT knote returned at most once per call".
 #[test]
 fn k14_level_knote_once_per_call() {
+    // One readable knote, room for 4: 1 event.
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
     b.write_all(b"x").unwrap();
@@ -270,9 +327,10 @@ fn k14_level_knote_once_per_call() {
     assert_names(&evs[0], ident_of(&a), EVFILT_READ);
 }
 
-/// K15: "FIFO delivery order" — activate B then A (registered A then B): B before A.
+/// K15: "FIFO delivery order".
 #[test]
 fn k15_fifo_delivery_order() {
+    // Activate B then A (registered A then B): B before A.
     let kq = Kqueue::new().unwrap();
     let (a, mut a_peer) = UnixStream::pair().unwrap();
     let (b, mut b_peer) = UnixStream::pair().unwrap();
@@ -293,17 +351,27 @@ fn k15_fifo_delivery_order() {
     let kq = Kqueue::new().unwrap();
     apply(
         &kq,
-        &[kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0), kev(2, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0)],
+        &[
+            kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0),
+            kev(2, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0),
+        ],
     );
-    apply(&kq, &[kev(2, EVFILT_USER, 0, NOTE_TRIGGER, 0), kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0)]);
+    apply(
+        &kq,
+        &[
+            kev(2, EVFILT_USER, 0, NOTE_TRIGGER, 0),
+            kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0),
+        ],
+    );
     let order: Vec<_> = poll(&kq, 4).iter().map(|e| e.ident).collect();
     assert_eq!(order, [2, 1]);
 }
 
-/// K16: "EINTR, changes applied" — a thread blocked in kevent with a changelist is
-/// interrupted by a handled signal: -1 EINTR, and the change is in effect afterwards.
+/// K16: "EINTR, changes applied".
 #[test]
 fn k16_eintr_changes_applied() {
+    // A thread blocked in kevent with a changelist is interrupted by a handled signal: -1 EINTR,
+    // and the change is in effect afterwards.
     install_noop_handler(libc::SIGUSR2);
     let kq = Kqueue::new().unwrap();
     let (tid_tx, tid_rx) = mpsc::channel();
@@ -313,7 +381,11 @@ fn k16_eintr_changes_applied() {
             // SAFETY: pthread_self has no preconditions.
             tid_tx.send(unsafe { libc::pthread_self() }).unwrap();
             let mut out = [ZERO; 1];
-            let r = kq.kevent(&[kev(7, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0)], &mut out, None);
+            let r = kq.kevent(
+                &[kev(7, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0)],
+                &mut out,
+                None,
+            );
             done_tx.send(()).unwrap();
             r.map(|n| (n, out[0]))
         });
@@ -341,15 +413,18 @@ fn k16_eintr_changes_applied() {
         assert_eq!(err.raw_os_error(), Some(libc::EINTR), "{err}");
     });
     // The change made in the interrupted call is in effect.
-    assert_eq!(apply_errno(&kq, &[kev(7, EVFILT_USER, 0, NOTE_TRIGGER, 0)]), 0);
+    assert_eq!(
+        apply_errno(&kq, &[kev(7, EVFILT_USER, 0, NOTE_TRIGGER, 0)]),
+        0
+    );
     let ev = expect_one(&kq, Duration::ZERO);
     assert_names(&ev, 7, EVFILT_USER);
 }
 
-/// K17: "Concurrent scanners see LT event" — two threads × 1000 zero-timeout calls on a
-/// readable pipe: every call returns 1.
+/// K17: "Concurrent scanners see LT event".
 #[test]
 fn k17_concurrent_scanners_see_level_event() {
+    // Two threads × 1000 zero-timeout calls on a readable pipe: every call returns 1.
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
     write_fd(&w, b"x");
@@ -371,12 +446,12 @@ fn k17_concurrent_scanners_see_level_event() {
     });
 }
 
-/// §3.3 "concurrent modify vs scan" (with K17): while one thread adds, disables, enables
-/// and deletes a knote over and over, another scans; every call succeeds, every event is
-/// well-formed (a udata the modifier set, data 1, never EV_ERROR, at most one per call), and
-/// the final state wins.
+/// K17 with §3.3: "concurrent modify vs scan".
 #[test]
 fn k17_concurrent_modify_while_scanning() {
+    // While one thread adds, disables, enables and deletes a knote over and over, another scans:
+    // every call succeeds, every event is well-formed (a udata the modifier set, data 1, never
+    // EV_ERROR, at most one per call), and the final state wins.
     const ROUNDS: usize = 2000;
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
@@ -389,7 +464,11 @@ fn k17_concurrent_modify_while_scanning() {
             while !done.load(Ordering::Acquire) {
                 let mut out = [ZERO; 4];
                 let n = kq.kevent(&[], &mut out, Some(Duration::ZERO)).unwrap();
-                assert!(n <= 1, "one knote, several events in one call: {:?}", &out[..n]);
+                assert!(
+                    n <= 1,
+                    "one knote, several events in one call: {:?}",
+                    &out[..n]
+                );
                 for ev in &out[..n] {
                     assert_names(ev, ident, EVFILT_READ);
                     assert_eq!(ev.flags & EV_ERROR, 0, "{ev:?}");

@@ -8,8 +8,8 @@
 mod util;
 
 use kq_reactor::{
-    EV_ADD, EV_CLEAR, EV_DELETE, EV_ONESHOT, EVFILT_READ, EVFILT_TIMER, EVFILT_USER,
-    EVFILT_WRITE, Kevent, Kqueue, NOTE_TRIGGER,
+    EV_ADD, EV_CLEAR, EV_DELETE, EV_ONESHOT, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_WRITE,
+    Kevent, Kqueue, NOTE_TRIGGER,
 };
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -22,14 +22,17 @@ use util::*;
 /// descriptor numbers are free.
 fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// L01: "close(fd) removes knote" — a read knote whose descriptor is closed, or replaced
-/// by another file under the same number, reports no stale event (not even when the new
-/// file becomes readable), and EV_DELETE of it fails with EBADF or ENOENT.
+/// L01: "close(fd) removes knote".
 #[test]
 fn l01_close_removes_knote() {
+    // A read knote whose descriptor is closed, or replaced by another file under the same number,
+    // reports no stale event (not even when the new file becomes readable), and EV_DELETE of it
+    // fails with EBADF or ENOENT.
     let _serial = serial();
     let kq = Kqueue::new().unwrap();
 
@@ -52,7 +55,10 @@ fn l01_close_removes_knote() {
     write_fd(&w, b"y");
     assert_no_events(&kq);
     let errno = apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]);
-    assert!(errno == libc::ENOENT || errno == libc::EBADF, "EV_DELETE: errno {errno}");
+    assert!(
+        errno == libc::ENOENT || errno == libc::EBADF,
+        "EV_DELETE: errno {errno}"
+    );
     drop(reused);
 
     // Plain close with data pending.
@@ -63,17 +69,24 @@ fn l01_close_removes_knote() {
     drop(c);
     assert_no_events(&kq);
     let errno = apply_errno(&kq, &[kev(ident, EVFILT_READ, EV_DELETE, 0, 0)]);
-    assert!(errno == libc::ENOENT || errno == libc::EBADF, "EV_DELETE: errno {errno}");
+    assert!(
+        errno == libc::ENOENT || errno == libc::EBADF,
+        "EV_DELETE: errno {errno}"
+    );
 }
 
-/// L02: "close of one dup only removes knotes on that number" — add on fd a, dup a to c,
-/// close c: the knote on a is alive. With knotes on both numbers, closing c leaves only a's.
+/// L02: "close of one dup only removes knotes on that number".
 #[test]
 fn l02_close_of_dup_keeps_other_knote() {
+    // Add on fd a, dup a to c, close c: the knote on a is alive. With knotes on both numbers,
+    // closing c leaves only a's.
     let _serial = serial();
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
-    apply(&kq, &[kev_udata(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0, 1)]);
+    apply(
+        &kq,
+        &[kev_udata(ident_of(&a), EVFILT_READ, EV_ADD, 0, 0, 1)],
+    );
     let c = a.try_clone().unwrap();
     assert_ne!(ident_of(&c), ident_of(&a));
     drop(c);
@@ -89,17 +102,24 @@ fn l02_close_of_dup_keeps_other_knote() {
     drop(c);
     b.write_all(b"y").unwrap();
     let evs = poll(&kq, 8);
-    assert_eq!(evs.len(), 1, "only the knote on the open number may fire: {evs:?}");
+    assert_eq!(
+        evs.len(),
+        1,
+        "only the knote on the open number may fire: {evs:?}"
+    );
     assert_names(&evs[0], ident_of(&a), EVFILT_READ);
     assert_eq!(evs[0].udata as usize, 1);
-    assert_eq!(apply_errno(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_DELETE, 0, 0)]), 0);
+    assert_eq!(
+        apply_errno(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_DELETE, 0, 0)]),
+        0
+    );
 }
 
-/// L03: "Closing kq releases everything" — dropping a kqueue with knotes of every kind
-/// (some pending) closes every descriptor it opened and keeps none of the watched ones
-/// alive.
+/// L03: "Closing kq releases everything".
 #[test]
 fn l03_drop_releases_everything() {
+    // Dropping a kqueue with knotes of every kind (some pending) closes every descriptor it opened
+    // and keeps none of the watched ones alive.
     let _serial = serial();
     let before = open_fds();
     for _ in 0..20 {
@@ -136,15 +156,35 @@ fn l03_drop_releases_everything() {
 /// once. Returns an exit code with bit `i` set when call `i` did anything else.
 fn child_calls(kq: &Kqueue, pipe_ident: usize) -> i32 {
     let calls: [(Kevent, usize, Option<Duration>); 5] = [
-        (kev(2, EVFILT_USER, 0, NOTE_TRIGGER, 0), 0, Some(Duration::ZERO)),
-        (kev(pipe_ident, EVFILT_READ, EV_DELETE, 0, 0), 0, Some(Duration::ZERO)),
-        (kev(1, EVFILT_USER, EV_DELETE, 0, 0), 1, Some(Duration::ZERO)),
-        (kev(9, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0), 1, Some(Duration::ZERO)),
+        (
+            kev(2, EVFILT_USER, 0, NOTE_TRIGGER, 0),
+            0,
+            Some(Duration::ZERO),
+        ),
+        (
+            kev(pipe_ident, EVFILT_READ, EV_DELETE, 0, 0),
+            0,
+            Some(Duration::ZERO),
+        ),
+        (
+            kev(1, EVFILT_USER, EV_DELETE, 0, 0),
+            1,
+            Some(Duration::ZERO),
+        ),
+        (
+            kev(9, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0),
+            1,
+            Some(Duration::ZERO),
+        ),
         (util::ZERO, 1, None),
     ];
     let mut code = 0;
     for (i, (change, nevents, timeout)) in calls.into_iter().enumerate() {
-        let changes: &[Kevent] = if change.filter == 0 { &[] } else { std::slice::from_ref(&change) };
+        let changes: &[Kevent] = if change.filter == 0 {
+            &[]
+        } else {
+            std::slice::from_ref(&change)
+        };
         let mut out = [util::ZERO; 1];
         match kq.kevent(changes, &mut out[..nevents], timeout) {
             Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}
@@ -154,10 +194,10 @@ fn child_calls(kq: &Kqueue, pipe_ident: usize) -> i32 {
     code
 }
 
-/// P06 / §1.7 "kqueue not inherited" (as `# Portability` states it for Linux): a kqueue used in a forked child fails every call with
-/// EBADF — without waiting — and does not disturb the parent's registrations.
+/// P06/§1.7: "kqueue not inherited" — a forked child's calls fail with EBADF (`# Portability`).
 #[test]
 fn p06_fork_child_kevent_fails_with_ebadf() {
+    // Every call fails at once, without waiting, and the parent's registrations are untouched.
     let _serial = serial();
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
@@ -190,9 +230,15 @@ fn p06_fork_child_kevent_fails_with_ebadf() {
         let err = std::io::Error::last_os_error();
         assert_eq!(err.raw_os_error(), Some(libc::EINTR), "waitpid: {err}");
     }
-    assert!(libc::WIFEXITED(status), "child did not exit normally (status {status:#x}; a hang is SIGALRM)");
+    assert!(
+        libc::WIFEXITED(status),
+        "child did not exit normally (status {status:#x}; a hang is SIGALRM)"
+    );
     let code = libc::WEXITSTATUS(status);
-    assert_eq!(code, 0, "child calls that did not fail with EBADF, as a bit set: {code:#07b}");
+    assert_eq!(
+        code, 0,
+        "child calls that did not fail with EBADF, as a bit set: {code:#07b}"
+    );
 
     // The parent's knotes are untouched: nothing triggered, nothing deleted.
     assert_no_events(&kq);
@@ -204,5 +250,8 @@ fn p06_fork_child_kevent_fails_with_ebadf() {
     let ev = expect_one(&kq, Duration::ZERO);
     assert_names(&ev, 1, EVFILT_USER);
     assert_eq!(apply_errno(&kq, &[kev(2, EVFILT_USER, EV_DELETE, 0, 0)]), 0);
-    assert_eq!(apply_errno(&kq, &[kev(9, EVFILT_USER, EV_DELETE, 0, 0)]), libc::ENOENT);
+    assert_eq!(
+        apply_errno(&kq, &[kev(9, EVFILT_USER, EV_DELETE, 0, 0)]),
+        libc::ENOENT
+    );
 }

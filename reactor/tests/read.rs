@@ -4,8 +4,8 @@
 mod util;
 
 use kq_reactor::{
-    EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ONESHOT, EVFILT_AIO, EVFILT_READ, EVFILT_USER,
-    Kqueue, NOTE_FILE_POLL, NOTE_LOWAT, NOTE_TRIGGER,
+    EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ONESHOT, EVFILT_AIO, EVFILT_READ, EVFILT_USER, Kqueue,
+    NOTE_FILE_POLL, NOTE_LOWAT, NOTE_TRIGGER,
 };
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
@@ -32,7 +32,11 @@ fn expect_read(kq: &Kqueue, fd: &impl AsRawFd) -> kq_reactor::Kevent {
 fn connect_nonblocking(addr: SocketAddrV4) -> (OwnedFd, i32) {
     // SAFETY: plain socket(2) call.
     let fd = unsafe {
-        libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
     };
     assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
     // SAFETY: socket succeeded; nobody else owns the descriptor.
@@ -40,7 +44,9 @@ fn connect_nonblocking(addr: SocketAddrV4) -> (OwnedFd, i32) {
     let sin = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: addr.port().to_be(),
-        sin_addr: libc::in_addr { s_addr: u32::from(*addr.ip()).to_be() },
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*addr.ip()).to_be(),
+        },
         sin_zero: [0; 8],
     };
     // SAFETY: `sin` is a valid sockaddr_in of the size passed.
@@ -51,7 +57,11 @@ fn connect_nonblocking(addr: SocketAddrV4) -> (OwnedFd, i32) {
             std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
         )
     };
-    let errno = if rc == 0 { 0 } else { std::io::Error::last_os_error().raw_os_error().unwrap_or(0) };
+    let errno = if rc == 0 {
+        0
+    } else {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    };
     (fd, errno)
 }
 
@@ -111,11 +121,17 @@ fn r01_udp_data_is_next_datagram_size() {
     tx.send_to(&[1u8; 3], to).unwrap();
     tx.send_to(&[2u8; 5], to).unwrap();
     let ev = expect_read(&kq, &rx);
-    assert_eq!(ev.data, 3, "data must be the size of the next datagram: {ev:?}");
+    assert_eq!(
+        ev.data, 3,
+        "data must be the size of the next datagram: {ev:?}"
+    );
     let mut buf = [0u8; 16];
     assert_eq!(rx.recv(&mut buf).unwrap(), 3);
     let ev = expect_read(&kq, &rx);
-    assert_eq!(ev.data, 5, "after one recv the next datagram has 5 bytes: {ev:?}");
+    assert_eq!(
+        ev.data, 5,
+        "after one recv the next datagram has 5 bytes: {ev:?}"
+    );
     assert_eq!(rx.recv(&mut buf).unwrap(), 5);
     assert_no_events(&kq);
 }
@@ -127,14 +143,20 @@ fn r01_udp_clear_fires_per_datagram() {
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
     rx.set_nonblocking(true).unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    apply(&kq, &[kev(ident_of(&rx), EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&rx), EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)],
+    );
     tx.send_to(&[1u8; 4], rx.local_addr().unwrap()).unwrap();
     let ev = expect_read(&kq, &rx);
     assert_eq!(ev.data, 4, "{ev:?}");
     assert_no_events(&kq);
     tx.send_to(&[1u8; 6], rx.local_addr().unwrap()).unwrap();
     let ev = expect_read(&kq, &rx);
-    assert_eq!(ev.data, 4, "the next datagram is still the first (4 bytes): {ev:?}");
+    assert_eq!(
+        ev.data, 4,
+        "the next datagram is still the first (4 bytes): {ev:?}"
+    );
 }
 
 /// R02: socket EOF — close peer → `EV_EOF`, `fflags == 0` (no error).
@@ -210,7 +232,11 @@ fn r04_connect_refused_in_fflags() {
     add_read(&kq, &fd);
     let ev = expect_read(&kq, &fd);
     assert_ne!(ev.flags & EV_EOF, 0, "EV_EOF expected: {ev:?}");
-    assert_eq!(ev.fflags, libc::ECONNREFUSED as u32, "fflags must carry the socket error: {ev:?}");
+    assert_eq!(
+        ev.fflags,
+        libc::ECONNREFUSED as u32,
+        "fflags must carry the socket error: {ev:?}"
+    );
 }
 
 /// R04: socket error in fflags — RST from the peer → `EV_EOF`, `fflags == ECONNRESET`.
@@ -220,7 +246,10 @@ fn r04_connection_reset_in_fflags() {
     let (client, server) = tcp_pair();
     add_read(&kq, &client);
     assert_no_events(&kq);
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: `linger` is a valid struct linger of the size passed.
     let rc = unsafe {
         libc::setsockopt(
@@ -235,7 +264,11 @@ fn r04_connection_reset_in_fflags() {
     drop(server); // close with linger 0 sends RST
     let ev = expect_read(&kq, &client);
     assert_ne!(ev.flags & EV_EOF, 0, "EV_EOF expected: {ev:?}");
-    assert_eq!(ev.fflags, libc::ECONNRESET as u32, "fflags must carry the socket error: {ev:?}");
+    assert_eq!(
+        ev.fflags,
+        libc::ECONNRESET as u32,
+        "fflags must carry the socket error: {ev:?}"
+    );
 }
 
 /// R04 extra (UDP): a pending socket error (ICMP port unreachable) wakes the reader
@@ -253,7 +286,11 @@ fn r04_udp_error_wakes_reader_without_eof() {
     assert_no_events(&kq);
     sock.send(b"x").unwrap();
     let ev = expect_read(&kq, &sock);
-    assert_eq!(ev.flags & EV_EOF, 0, "a UDP error does not shut down the read side: {ev:?}");
+    assert_eq!(
+        ev.flags & EV_EOF,
+        0,
+        "a UDP error does not shut down the read side: {ev:?}"
+    );
     assert_eq!(ev.data, 0, "no datagram is queued: {ev:?}");
 }
 
@@ -262,7 +299,10 @@ fn r04_udp_error_wakes_reader_without_eof() {
 fn r05_note_lowat() {
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
-    apply(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD, NOTE_LOWAT, 2)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&a), EVFILT_READ, EV_ADD, NOTE_LOWAT, 2)],
+    );
     b.write_all(b"x").unwrap();
     assert_no_events(&kq);
     b.write_all(b"y").unwrap();
@@ -275,7 +315,10 @@ fn r05_note_lowat() {
 fn r05_note_lowat_eof_fires_below_mark() {
     let kq = Kqueue::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
-    apply(&kq, &[kev(ident_of(&a), EVFILT_READ, EV_ADD, NOTE_LOWAT, 10)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&a), EVFILT_READ, EV_ADD, NOTE_LOWAT, 10)],
+    );
     b.write_all(b"x").unwrap();
     assert_no_events(&kq);
     drop(b);
@@ -344,7 +387,10 @@ fn r07_regular_file_read() {
     assert_no_events(&kq);
 
     let kq2 = Kqueue::new().unwrap();
-    apply(&kq2, &[kev(ident_of(&file), EVFILT_READ, EV_ADD, NOTE_FILE_POLL, 0)]);
+    apply(
+        &kq2,
+        &[kev(ident_of(&file), EVFILT_READ, EV_ADD, NOTE_FILE_POLL, 0)],
+    );
     let ev = expect_read(&kq2, &file);
     assert_eq!(ev.data, 0, "size - offset at EOF: {ev:?}");
     let ev = expect_read(&kq2, &file);
@@ -363,7 +409,10 @@ fn r07_regular_file_wakes_on_append() {
     let kq = Kqueue::new().unwrap();
     add_read(&kq, &file);
     assert_no_events(&kq);
-    let mut w = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut w = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     w.write_all(b"defg").unwrap();
     let ev = expect_read(&kq, &file);
     assert_eq!(ev.data, 4, "{ev:?}");
@@ -381,7 +430,11 @@ fn r08_pipe_eof() {
     assert_eq!(ev.flags & EV_EOF, 0, "writer still open: {ev:?}");
     drop(w);
     let ev = expect_read(&kq, &r);
-    assert_ne!(ev.flags & EV_EOF, 0, "EV_EOF once the last writer is gone: {ev:?}");
+    assert_ne!(
+        ev.flags & EV_EOF,
+        0,
+        "EV_EOF once the last writer is gone: {ev:?}"
+    );
     assert_eq!(ev.data, 4, "remaining bytes: {ev:?}");
 }
 
@@ -390,7 +443,10 @@ fn r08_pipe_eof() {
 fn r08_pipe_eof_empty() {
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
-    apply(&kq, &[kev(ident_of(&r), EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&r), EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)],
+    );
     assert_no_events(&kq);
     drop(w);
     let ev = expect_read(&kq, &r);
@@ -403,7 +459,10 @@ fn r08_pipe_eof_empty() {
 fn r09_kqueue_fd_readable_count() {
     let kq1 = Kqueue::new().unwrap();
     let kq2 = Kqueue::new().unwrap();
-    apply(&kq2, &[kev(kq1.as_raw_fd() as usize, EVFILT_READ, EV_ADD, 0, 0)]);
+    apply(
+        &kq2,
+        &[kev(kq1.as_raw_fd() as usize, EVFILT_READ, EV_ADD, 0, 0)],
+    );
     assert_no_events(&kq2);
     apply(
         &kq1,
@@ -414,7 +473,10 @@ fn r09_kqueue_fd_readable_count() {
     );
     let ev = expect_one(&kq2, LONG);
     assert_names(&ev, kq1.as_raw_fd() as usize, EVFILT_READ);
-    assert_eq!(ev.data, 2, "data is the number of pending events of kq1: {ev:?}");
+    assert_eq!(
+        ev.data, 2,
+        "data is the number of pending events of kq1: {ev:?}"
+    );
     // Drain kq1: kq2's level-triggered knote no longer holds.
     assert_eq!(poll(&kq1, 8).len(), 2);
     assert_no_events(&kq2);
@@ -425,7 +487,10 @@ fn r09_kqueue_fd_readable_count() {
 fn r10_kqueue_on_itself_einval() {
     let kq = Kqueue::new().unwrap();
     let fd = kq.as_raw_fd() as usize;
-    assert_eq!(change_errno(&kq, kev(fd, EVFILT_READ, EV_ADD, 0, 0)), libc::EINVAL);
+    assert_eq!(
+        change_errno(&kq, kev(fd, EVFILT_READ, EV_ADD, 0, 0)),
+        libc::EINVAL
+    );
     assert_eq!(
         change_errno(&kq, kev(fd, EVFILT_READ, EV_DELETE, 0, 0)),
         libc::ENOENT,
@@ -438,12 +503,18 @@ fn r10_kqueue_on_itself_einval() {
 fn read_oneshot_pipe() {
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
-    apply(&kq, &[kev(ident_of(&r), EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&r), EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0)],
+    );
     write_fd(&w, b"z");
     let ev = expect_read(&kq, &r);
     assert_eq!(ev.data, 1, "{ev:?}");
     assert_no_events(&kq);
-    assert_eq!(change_errno(&kq, kev(ident_of(&r), EVFILT_READ, EV_DELETE, 0, 0)), libc::ENOENT);
+    assert_eq!(
+        change_errno(&kq, kev(ident_of(&r), EVFILT_READ, EV_DELETE, 0, 0)),
+        libc::ENOENT
+    );
 }
 
 /// Bad input: a closed descriptor → EBADF.
@@ -451,7 +522,10 @@ fn read_oneshot_pipe() {
 fn read_closed_fd_ebadf() {
     let kq = Kqueue::new().unwrap();
     let raw = closed_fd();
-    assert_eq!(change_errno(&kq, kev(raw as usize, EVFILT_READ, EV_ADD, 0, 0)), libc::EBADF);
+    assert_eq!(
+        change_errno(&kq, kev(raw as usize, EVFILT_READ, EV_ADD, 0, 0)),
+        libc::EBADF
+    );
     assert_eq!(
         change_errno(&kq, kev(i32::MAX as usize, EVFILT_READ, EV_ADD, 0, 0)),
         libc::EBADF,
@@ -464,7 +538,10 @@ fn read_closed_fd_ebadf() {
 fn read_evfilt_aio_enxio() {
     let kq = Kqueue::new().unwrap();
     let (r, _w) = pipe();
-    assert_eq!(change_errno(&kq, kev(ident_of(&r), EVFILT_AIO, EV_ADD, 0, 0)), libc::ENXIO);
+    assert_eq!(
+        change_errno(&kq, kev(ident_of(&r), EVFILT_AIO, EV_ADD, 0, 0)),
+        libc::ENXIO
+    );
 }
 
 /// Waiting with a timeout returns as soon as the data arrives (sanity of the wait path).

@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use util::*;
 
 fn add_signal(kq: &Kqueue, sig: libc::c_int, flags: u16) {
-    apply(kq, &[kev(sig as usize, EVFILT_SIGNAL, EV_ADD | flags, 0, 0)]);
+    apply(
+        kq,
+        &[kev(sig as usize, EVFILT_SIGNAL, EV_ADD | flags, 0, 0)],
+    );
 }
 
 /// Sends `sig` to the whole process (delivered to any thread that does not block it).
@@ -41,7 +44,11 @@ fn raise(sig: libc::c_int) {
 fn expect_signal(kq: &Kqueue, sig: libc::c_int) -> Kevent {
     let ev = expect_one(kq, LONG);
     assert_names(&ev, sig as usize, EVFILT_SIGNAL);
-    assert_ne!(ev.flags & EV_CLEAR, 0, "EV_CLEAR is forced on signal knotes: {ev:?}");
+    assert_ne!(
+        ev.flags & EV_CLEAR,
+        0,
+        "EV_CLEAR is forced on signal knotes: {ev:?}"
+    );
     ev
 }
 
@@ -123,11 +130,20 @@ fn s02_signal_oneshot() {
     let ev = expect_signal(&kq, sig);
     assert_eq!(ev.data, 1, "{ev:?}");
     assert_ne!(ev.flags & EV_ONESHOT, 0, "{ev:?}");
-    assert!(wait_until(LONG, || USR2_HANDLED.load(Ordering::SeqCst) >= 1), "handler never ran");
+    assert!(
+        wait_until(LONG, || USR2_HANDLED.load(Ordering::SeqCst) >= 1),
+        "handler never ran"
+    );
     kill_self(sig);
-    assert!(wait_until(LONG, || USR2_HANDLED.load(Ordering::SeqCst) >= 2), "handler never ran again");
+    assert!(
+        wait_until(LONG, || USR2_HANDLED.load(Ordering::SeqCst) >= 2),
+        "handler never ran again"
+    );
     assert_no_events(&kq);
-    assert_eq!(change_errno(&kq, kev(sig as usize, EVFILT_SIGNAL, EV_DELETE, 0, 0)), libc::ENOENT);
+    assert_eq!(
+        change_errno(&kq, kev(sig as usize, EVFILT_SIGNAL, EV_DELETE, 0, 0)),
+        libc::ENOENT
+    );
 }
 
 /// S03: SIG_IGN still recorded — `signal(SIGUSR1, SIG_IGN)`; add; kill → event.
@@ -149,7 +165,11 @@ fn s03_sig_ign_still_recorded() {
         libc::sigaction(sig, std::ptr::null(), &mut old);
         old.sa_sigaction
     };
-    assert_ne!(disp, libc::SIG_DFL, "the ignored signal must not have become fatal");
+    assert_ne!(
+        disp,
+        libc::SIG_DFL,
+        "the ignored signal must not have become fatal"
+    );
 }
 
 const SIGCHLD_CHILD_ENV: &str = "KQ_TEST_S03_SIGCHLD_CHILD";
@@ -163,7 +183,10 @@ fn s03_ignored_sigchld_not_recorded() {
         ignore_signal(libc::SIGCHLD);
         let kq = Kqueue::new().unwrap();
         assert_eq!(
-            change_errno(&kq, kev(libc::SIGCHLD as usize, EVFILT_SIGNAL, EV_ADD, 0, 0)),
+            change_errno(
+                &kq,
+                kev(libc::SIGCHLD as usize, EVFILT_SIGNAL, EV_ADD, 0, 0)
+            ),
             0,
             "registering SIGCHLD succeeds"
         );
@@ -181,14 +204,25 @@ fn s03_ignored_sigchld_not_recorded() {
         return;
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "s03_ignored_sigchld_not_recorded", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "s03_ignored_sigchld_not_recorded",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(SIGCHLD_CHILD_ENV, "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child run failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains(SIGCHLD_CHILD_MARK), "the child did not run the test:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "child run failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains(SIGCHLD_CHILD_MARK),
+        "the child did not run the test:\n{stdout}\n{stderr}"
+    );
 }
 
 /// S04: nested kq sees the signal — kq2 watches kq1 (EV_CLEAR); after each kill kq2 reports
@@ -200,12 +234,25 @@ fn s04_nested_kqueue_sees_signal() {
     let kq1 = Kqueue::new().unwrap();
     let kq2 = Kqueue::new().unwrap();
     add_signal(&kq1, sig, 0);
-    apply(&kq2, &[kev(kq1.as_raw_fd() as usize, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)]);
+    apply(
+        &kq2,
+        &[kev(
+            kq1.as_raw_fd() as usize,
+            EVFILT_READ,
+            EV_ADD | EV_CLEAR,
+            0,
+            0,
+        )],
+    );
     assert_no_events(&kq2);
     for i in 0..20 {
         kill_self(sig);
         let evs = wait(&kq2, 8, Duration::from_secs(2));
-        assert_eq!(evs.len(), 1, "round {i}: kq2 must see kq1's pending signal: {evs:?}");
+        assert_eq!(
+            evs.len(),
+            1,
+            "round {i}: kq2 must see kq1's pending signal: {evs:?}"
+        );
         assert_names(&evs[0], kq1.as_raw_fd() as usize, EVFILT_READ);
         assert_eq!(poll(&kq2, 8).len(), 0, "round {i}: EV_CLEAR on kq2");
         let evs = poll(&kq1, 8);
@@ -213,7 +260,11 @@ fn s04_nested_kqueue_sees_signal() {
         assert_names(&evs[0], sig as usize, EVFILT_SIGNAL);
         assert_eq!(evs[0].data, 1, "round {i}: {evs:?}");
         assert_eq!(poll(&kq1, 8).len(), 0, "round {i}");
-        assert_eq!(poll(&kq2, 8).len(), 0, "round {i}: draining kq1 does not wake kq2");
+        assert_eq!(
+            poll(&kq2, 8).len(),
+            0,
+            "round {i}: draining kq1 does not wake kq2"
+        );
     }
 }
 
@@ -230,7 +281,16 @@ fn s04_nested_kqueue_ignores_other_signals() {
     let kq_other = Kqueue::new().unwrap();
     add_signal(&kq1, watched, 0);
     add_signal(&kq_other, other, 0);
-    apply(&kq2, &[kev(kq1.as_raw_fd() as usize, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)]);
+    apply(
+        &kq2,
+        &[kev(
+            kq1.as_raw_fd() as usize,
+            EVFILT_READ,
+            EV_ADD | EV_CLEAR,
+            0,
+            0,
+        )],
+    );
     assert_no_events(&kq2);
     raise(other);
     let ev = expect_signal(&kq_other, other);
@@ -258,16 +318,26 @@ fn signal_handler_coexists() {
     kill_self(sig);
     let ev = expect_signal(&kq, sig);
     assert_eq!(ev.data, 1, "{ev:?}");
-    assert!(wait_until(LONG, || URG_HANDLED.load(Ordering::SeqCst) == 1), "the process's handler never ran");
+    assert!(
+        wait_until(LONG, || URG_HANDLED.load(Ordering::SeqCst) == 1),
+        "the process's handler never ran"
+    );
     raise(sig);
-    assert_eq!(URG_HANDLED.load(Ordering::SeqCst), 2, "a raise runs the handler synchronously");
+    assert_eq!(
+        URG_HANDLED.load(Ordering::SeqCst),
+        2,
+        "a raise runs the handler synchronously"
+    );
     let ev = expect_signal(&kq, sig);
     assert_eq!(ev.data, 1, "{ev:?}");
 }
 
 /// Parses the `SigBlk:` line of a `/proc/*/status` text into its mask.
 fn sigblk(text: &str) -> u64 {
-    let line = text.lines().find(|l| l.starts_with("SigBlk:")).unwrap_or_else(|| panic!("no SigBlk in {text:?}"));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("SigBlk:"))
+        .unwrap_or_else(|| panic!("no SigBlk in {text:?}"));
     u64::from_str_radix(line["SigBlk:".len()..].trim(), 16).unwrap()
 }
 
@@ -284,15 +354,30 @@ fn signal_no_mask_leaks_into_children() {
     let own = std::fs::read_to_string("/proc/thread-self/status").unwrap();
     assert_eq!(sigblk(&own), 0, "this thread's mask");
 
-    let out = Command::new("grep").args(["SigBlk", "/proc/self/status"]).output().unwrap();
+    let out = Command::new("grep")
+        .args(["SigBlk", "/proc/self/status"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert_eq!(sigblk(&String::from_utf8_lossy(&out.stdout)), 0, "mask of a Command child");
+    assert_eq!(
+        sigblk(&String::from_utf8_lossy(&out.stdout)),
+        0,
+        "mask of a Command child"
+    );
 
     // fork + exec keeps the mask of the forking thread exactly.
     let (r, w) = pipe();
     let grep = CString::new("grep").unwrap();
-    let args = [CString::new("grep").unwrap(), CString::new("SigBlk").unwrap(), CString::new("/proc/self/status").unwrap()];
-    let argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let args = [
+        CString::new("grep").unwrap(),
+        CString::new("SigBlk").unwrap(),
+        CString::new("/proc/self/status").unwrap(),
+    ];
+    let argv: Vec<*const libc::c_char> = args
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
     let wfd = w.as_raw_fd();
     // SAFETY: the child only calls async-signal-safe functions (dup2, execvp, _exit) on data
     // prepared before the fork.
@@ -325,16 +410,33 @@ fn signal_no_mask_leaks_into_children() {
     let mut status = 0;
     // SAFETY: `status` is a valid out-parameter.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "grep failed: {status:#x}");
-    assert_eq!(sigblk(&String::from_utf8_lossy(&text)), 0, "mask inherited through fork+exec");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "grep failed: {status:#x}"
+    );
+    assert_eq!(
+        sigblk(&String::from_utf8_lossy(&text)),
+        0,
+        "mask inherited through fork+exec"
+    );
 }
 
 /// Bad input: signal 0, 65 (beyond Linux's 64), SIGKILL and SIGSTOP → EINVAL.
 #[test]
 fn signal_bad_numbers_einval() {
     let kq = Kqueue::new().unwrap();
-    for sig in [0usize, 65, 1000, libc::SIGKILL as usize, libc::SIGSTOP as usize] {
-        assert_eq!(change_errno(&kq, kev(sig, EVFILT_SIGNAL, EV_ADD, 0, 0)), libc::EINVAL, "signal {sig}");
+    for sig in [
+        0usize,
+        65,
+        1000,
+        libc::SIGKILL as usize,
+        libc::SIGSTOP as usize,
+    ] {
+        assert_eq!(
+            change_errno(&kq, kev(sig, EVFILT_SIGNAL, EV_ADD, 0, 0)),
+            libc::EINVAL,
+            "signal {sig}"
+        );
         assert_eq!(
             change_errno(&kq, kev(sig, EVFILT_SIGNAL, EV_DELETE, 0, 0)),
             libc::ENOENT,

@@ -32,16 +32,21 @@ fn collect(kq: &Kqueue, count: usize, start: Instant) -> BTreeMap<usize, (Kevent
         }
         for ev in wait(kq, count, left) {
             let old = got.insert(ev.ident, (ev, start.elapsed()));
-            assert!(old.is_none(), "timer {} fired twice: {old:?}, {ev:?}", ev.ident);
+            assert!(
+                old.is_none(),
+                "timer {} fired twice: {old:?}, {ev:?}",
+                ev.ident
+            );
         }
     }
     got
 }
 
-/// T01: "Periodic timer" — data ≥ 1, flags has EV_CLEAR, fflags 0, and it repeats; never
-/// more expirations than the elapsed time allows.
+/// T01: "Periodic timer".
 #[test]
 fn t01_periodic_timer() {
+    // Data ≥ 1, flags has EV_CLEAR, fflags 0, and it repeats; never more expirations than the
+    // elapsed time allows.
     let kq = Kqueue::new().unwrap();
     let period = Duration::from_millis(20);
     let start = Instant::now();
@@ -52,17 +57,25 @@ fn t01_periodic_timer() {
         let elapsed = start.elapsed();
         assert_names(&ev, 1, EVFILT_TIMER);
         assert!(ev.data >= 1, "{ev:?}");
-        assert_ne!(ev.flags & EV_CLEAR, 0, "EV_CLEAR is forced on timers: {ev:?}");
+        assert_ne!(
+            ev.flags & EV_CLEAR,
+            0,
+            "EV_CLEAR is forced on timers: {ev:?}"
+        );
         assert_eq!(ev.fflags, 0, "{ev:?}");
         total += ev.data;
-        assert!(elapsed >= period * total as u32, "{total} expirations after {elapsed:?}");
+        assert!(
+            elapsed >= period * total as u32,
+            "{total} expirations after {elapsed:?}"
+        );
     }
     assert!(start.elapsed() < BOUND, "{:?}", start.elapsed());
 }
 
-/// T02: "Oneshot timer" — fires once (data 1, not early), then the knote is gone.
+/// T02: "Oneshot timer".
 #[test]
 fn t02_oneshot_timer() {
+    // Fires once (data 1, not early), then the knote is gone.
     let kq = Kqueue::new().unwrap();
     let start = Instant::now();
     apply(&kq, &[kev(1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 30)]);
@@ -74,20 +87,24 @@ fn t02_oneshot_timer() {
     assert!(elapsed >= Duration::from_millis(30), "early: {elapsed:?}");
     assert!(elapsed < BOUND, "{elapsed:?}");
     assert_no_events(&kq);
-    assert_eq!(apply_errno(&kq, &[kev(1, EVFILT_TIMER, EV_DELETE, 0, 0)]), libc::ENOENT);
+    assert_eq!(
+        apply_errno(&kq, &[kev(1, EVFILT_TIMER, EV_DELETE, 0, 0)]),
+        libc::ENOENT
+    );
 }
 
-/// T03: "Units" — 1 s written in seconds, milliseconds (no unit bit), microseconds and
-/// nanoseconds: each fires after ≥ 1 s and within the bound (a misread unit is either 1000×
-/// early or 1000× late).
+/// T03: "Units".
 #[test]
 fn t03_units() {
+    // 1 s written in seconds, milliseconds (no unit bit), microseconds and nanoseconds: each fires
+    // after ≥ 1 s and within the bound (a misread unit is either 1000× early or 1000× late).
     let kq = Kqueue::new().unwrap();
-    let units = [(1, NOTE_SECONDS, 1), (2, 0, 1_000), (3, NOTE_USECONDS, 1_000_000), (
-        4,
-        NOTE_NSECONDS,
-        1_000_000_000,
-    )];
+    let units = [
+        (1, NOTE_SECONDS, 1),
+        (2, 0, 1_000),
+        (3, NOTE_USECONDS, 1_000_000),
+        (4, NOTE_NSECONDS, 1_000_000_000),
+    ];
     let start = Instant::now();
     let changes: Vec<_> = units
         .iter()
@@ -96,16 +113,22 @@ fn t03_units() {
     apply(&kq, &changes);
     let got = collect(&kq, units.len(), start);
     for (id, unit, _) in units {
-        let (ev, at) = got.get(&id).unwrap_or_else(|| panic!("unit {unit:#x} did not fire: {got:?}"));
-        assert!(*at >= Duration::from_secs(1), "unit {unit:#x} fired early, after {at:?}");
+        let (ev, at) = got
+            .get(&id)
+            .unwrap_or_else(|| panic!("unit {unit:#x} did not fire: {got:?}"));
+        assert!(
+            *at >= Duration::from_secs(1),
+            "unit {unit:#x} fired early, after {at:?}"
+        );
         assert_eq!(ev.fflags, 0, "{ev:?}");
     }
 }
 
-/// T04: "Count expirations" — a 20 ms periodic timer read after ≥ 150 ms: data ≥ 5 (7
-/// periods elapsed), never more than the elapsed time allows, and ≤ 200.
+/// T04: "Count expirations".
 #[test]
 fn t04_count_expirations() {
+    // A 20 ms periodic timer read after ≥ 150 ms: data ≥ 5 (7 periods elapsed), never more than
+    // the elapsed time allows, and ≤ 200.
     let kq = Kqueue::new().unwrap();
     let start = Instant::now();
     apply(&kq, &[kev(1, EVFILT_TIMER, EV_ADD, 0, 20)]);
@@ -122,11 +145,11 @@ fn t04_count_expirations() {
     );
 }
 
-/// T05: "Modify restarts and discards" — re-adding a 20 ms timer that has expirations
-/// pending with a 200 ms period discards them: the first event comes a full new period
-/// after the re-add.
+/// T05: "Modify restarts and discards".
 #[test]
 fn t05_modify_restarts_and_discards() {
+    // Re-adding a 20 ms timer that has expirations pending with a 200 ms period discards them: the
+    // first event comes a full new period after the re-add.
     let kq = Kqueue::new().unwrap();
     apply(&kq, &[kev(1, EVFILT_TIMER, EV_ADD, 0, 20)]);
     thread::sleep(Duration::from_millis(100));
@@ -140,11 +163,13 @@ fn t05_modify_restarts_and_discards() {
         "old expirations were delivered after the re-add: {ev:?} after {elapsed:?}"
     );
     assert!(ev.data >= 1, "{ev:?}");
-    assert!(Duration::from_millis(200) * ev.data as u32 <= elapsed, "{ev:?} after {elapsed:?}");
+    assert!(
+        Duration::from_millis(200) * ev.data as u32 <= elapsed,
+        "{ev:?} after {elapsed:?}"
+    );
 }
 
-/// T05 (FreeBSD "UPDATE"): a 60 s one-shot timer re-added as 10 ms fires after ≥ 10 ms
-/// and well before the old period.
+/// T05: "re-added timer fires after new period" (FreeBSD "UPDATE": 60 s re-added as 10 ms).
 #[test]
 fn t05_readd_shorter_period_fires_at_new_period() {
     let kq = Kqueue::new().unwrap();
@@ -158,11 +183,11 @@ fn t05_readd_shorter_period_fires_at_new_period() {
     assert!(elapsed >= Duration::from_millis(10), "early: {elapsed:?}");
 }
 
-/// T06: "NOTE_ABSTIME future/past/epoch" — absolute times (since the epoch, in the
-/// timer's unit) in the future fire at or after the target; in the past, and at the epoch,
-/// as soon as possible.
+/// T06: "NOTE_ABSTIME future/past/epoch".
 #[test]
 fn t06_absolute_time() {
+    // Absolute times (since the epoch, in the timer's unit) in the future fire at or after the
+    // target; in the past, and at the epoch, as soon as possible.
     let kq = Kqueue::new().unwrap();
     let start = Instant::now();
     let now = since_epoch();
@@ -174,7 +199,13 @@ fn t06_absolute_time() {
         &kq,
         &[
             kev(1, EVFILT_TIMER, flags, NOTE_ABSOLUTE, target_ms),
-            kev(2, EVFILT_TIMER, flags, NOTE_ABSOLUTE | NOTE_USECONDS, target_us),
+            kev(
+                2,
+                EVFILT_TIMER,
+                flags,
+                NOTE_ABSOLUTE | NOTE_USECONDS,
+                target_us,
+            ),
             kev(3, EVFILT_TIMER, flags, NOTE_ABSOLUTE, past_ms),
             kev(4, EVFILT_TIMER, flags, NOTE_ABSOLUTE | NOTE_SECONDS, 1),
         ],
@@ -188,21 +219,37 @@ fn t06_absolute_time() {
     }
     // 1 ms of slack for converting the realtime target to the clock the timer runs on.
     let slack = Duration::from_millis(1);
-    let (wall, _) = fired.get(&1).unwrap_or_else(|| panic!("ms target never fired: {fired:?}"));
-    assert!(*wall + slack >= Duration::from_millis(target_ms as u64), "early: {wall:?}");
-    let (wall, _) = fired.get(&2).unwrap_or_else(|| panic!("µs target never fired: {fired:?}"));
-    assert!(*wall + slack >= Duration::from_micros(target_us as u64), "early: {wall:?}");
+    let (wall, _) = fired
+        .get(&1)
+        .unwrap_or_else(|| panic!("ms target never fired: {fired:?}"));
+    assert!(
+        *wall + slack >= Duration::from_millis(target_ms as u64),
+        "early: {wall:?}"
+    );
+    let (wall, _) = fired
+        .get(&2)
+        .unwrap_or_else(|| panic!("µs target never fired: {fired:?}"));
+    assert!(
+        *wall + slack >= Duration::from_micros(target_us as u64),
+        "early: {wall:?}"
+    );
     for id in [3, 4] {
-        let (_, at) = fired.get(&id).unwrap_or_else(|| panic!("past target {id} never fired"));
-        assert!(*at < Duration::from_secs(2), "a past target must fire at once: {at:?}");
+        let (_, at) = fired
+            .get(&id)
+            .unwrap_or_else(|| panic!("past target {id} never fired"));
+        assert!(
+            *at < Duration::from_secs(2),
+            "a past target must fire at once: {at:?}"
+        );
     }
 }
 
-/// T07: "Zero period" — a periodic timer with data 0 runs with a period of 1 unit: 1 ms
-/// with no unit bit (many expirations in 50 ms, never more than elapsed), 1 s with
-/// NOTE_SECONDS (not earlier than 1 s).
+/// T07: "Zero period".
 #[test]
 fn t07_zero_period_is_one_unit() {
+    // A periodic timer with data 0 runs with a period of 1 unit: 1 ms with no unit bit (many
+    // expirations in 50 ms, never more than elapsed), 1 s with NOTE_SECONDS (not earlier than 1
+    // s).
     let kq = Kqueue::new().unwrap();
     let start = Instant::now();
     apply(&kq, &[kev(1, EVFILT_TIMER, EV_ADD, 0, 0)]);
@@ -212,9 +259,15 @@ fn t07_zero_period_is_one_unit() {
     thread::sleep(Duration::from_millis(50));
     let second = expect_one(&kq, Duration::ZERO);
     let elapsed = start.elapsed();
-    assert!(second.data >= 10, "a 1 ms period should have expired ~50 times: {second:?}");
+    assert!(
+        second.data >= 10,
+        "a 1 ms period should have expired ~50 times: {second:?}"
+    );
     let total = (first.data + second.data) as u32;
-    assert!(Duration::from_millis(1) * total <= elapsed, "{total} expirations after {elapsed:?}");
+    assert!(
+        Duration::from_millis(1) * total <= elapsed,
+        "{total} expirations after {elapsed:?}"
+    );
 
     let kq = Kqueue::new().unwrap();
     let start = Instant::now();
@@ -222,13 +275,17 @@ fn t07_zero_period_is_one_unit() {
     let ev = expect_one(&kq, BOUND);
     let elapsed = start.elapsed();
     assert_names(&ev, 2, EVFILT_TIMER);
-    assert!(elapsed >= Duration::from_secs(1), "a 0 s period is 1 s, fired after {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "a 0 s period is 1 s, fired after {elapsed:?}"
+    );
 }
 
-/// T08: "Bad data/fflags" — data < 0, an unknown fflags bit, or two unit bits: EINVAL, and
-/// no knote is created; a bad modify of an existing timer fails the same way.
+/// T08: "Bad data/fflags".
 #[test]
 fn t08_bad_data_or_fflags_einval() {
+    // Data < 0, an unknown fflags bit, or two unit bits: EINVAL, and no knote is created; a bad
+    // modify of an existing timer fails the same way.
     let kq = Kqueue::new().unwrap();
     for change in [
         kev(1, EVFILT_TIMER, EV_ADD, 0, -1),
@@ -238,7 +295,13 @@ fn t08_bad_data_or_fflags_einval() {
         kev(1, EVFILT_TIMER, EV_ADD, 0x8000_0000, 10),
         kev(1, EVFILT_TIMER, EV_ADD, NOTE_SECONDS | NOTE_USECONDS, 10),
         kev(1, EVFILT_TIMER, EV_ADD, NOTE_USECONDS | NOTE_NSECONDS, 10),
-        kev(1, EVFILT_TIMER, EV_ADD, NOTE_SECONDS | NOTE_NSECONDS | NOTE_ABSOLUTE, 10),
+        kev(
+            1,
+            EVFILT_TIMER,
+            EV_ADD,
+            NOTE_SECONDS | NOTE_NSECONDS | NOTE_ABSOLUTE,
+            10,
+        ),
     ] {
         let evs = kevent_vec(&kq, &[change], 1).unwrap();
         assert_eq!(evs.len(), 1, "{change:?}: {evs:?}");
@@ -250,6 +313,12 @@ fn t08_bad_data_or_fflags_einval() {
         );
     }
     apply(&kq, &[kev(2, EVFILT_TIMER, EV_ADD, 0, 60_000)]);
-    assert_eq!(apply_errno(&kq, &[kev(2, EVFILT_TIMER, EV_ADD, 0, -1)]), libc::EINVAL);
-    assert_eq!(apply_errno(&kq, &[kev(2, EVFILT_TIMER, EV_ADD, 0x100, 10)]), libc::EINVAL);
+    assert_eq!(
+        apply_errno(&kq, &[kev(2, EVFILT_TIMER, EV_ADD, 0, -1)]),
+        libc::EINVAL
+    );
+    assert_eq!(
+        apply_errno(&kq, &[kev(2, EVFILT_TIMER, EV_ADD, 0x100, 10)]),
+        libc::EINVAL
+    );
 }

@@ -12,22 +12,25 @@ use std::thread;
 use std::time::{Duration, Instant};
 use util::*;
 
-/// U01: "USER add/delete" — adding and deleting a user knote reports no events; a second
-/// delete fails with ENOENT.
+/// U01: "USER add/delete".
 #[test]
 fn u01_add_delete_no_events() {
+    // Adding and deleting a user knote reports no events; a second delete fails with ENOENT.
     let kq = Kqueue::new().unwrap();
     assert_eq!(apply_errno(&kq, &[kev(1, EVFILT_USER, EV_ADD, 0, 0)]), 0);
     assert_no_events(&kq);
     assert_eq!(apply_errno(&kq, &[kev(1, EVFILT_USER, EV_DELETE, 0, 0)]), 0);
     assert_no_events(&kq);
-    assert_eq!(apply_errno(&kq, &[kev(1, EVFILT_USER, EV_DELETE, 0, 0)]), libc::ENOENT);
+    assert_eq!(
+        apply_errno(&kq, &[kev(1, EVFILT_USER, EV_DELETE, 0, 0)]),
+        libc::ENOENT
+    );
 }
 
-/// U02: "Trigger" — added with EV_CLEAR, a NOTE_TRIGGER modify gives one event, and none
-/// after it.
+/// U02: "Trigger".
 #[test]
 fn u02_trigger_once() {
+    // Added with EV_CLEAR, a NOTE_TRIGGER modify gives one event, and none after it.
     let kq = Kqueue::new().unwrap();
     apply(&kq, &[kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0)]);
     assert_no_events(&kq);
@@ -38,7 +41,7 @@ fn u02_trigger_once() {
     assert_no_events(&kq);
 }
 
-/// U02 (user.c "wait"): a trigger from another thread wakes a thread blocked in kevent.
+/// U02: "Trigger" — from another thread, waking a thread blocked in kevent (user.c "wait").
 #[test]
 fn u02_trigger_wakes_blocked_waiter() {
     let kq = Kqueue::new().unwrap();
@@ -52,14 +55,18 @@ fn u02_trigger_wakes_blocked_waiter() {
         let ev = expect_one(&kq, Duration::from_secs(30));
         assert_names(&ev, 1, EVFILT_USER);
     });
-    assert!(start.elapsed() >= Duration::from_millis(100), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(100),
+        "{:?}",
+        start.elapsed()
+    );
     assert_no_events(&kq);
 }
 
-/// U03: "Disabled trigger" — a trigger of a disabled knote reports nothing; after enable
-/// and trigger, one event.
+/// U03: "Disabled trigger".
 #[test]
 fn u03_disabled_trigger() {
+    // A trigger of a disabled knote reports nothing; after enable and trigger, one event.
     let kq = Kqueue::new().unwrap();
     apply(&kq, &[kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0)]);
     apply(&kq, &[kev(1, EVFILT_USER, EV_DISABLE, 0, 0)]);
@@ -72,13 +79,16 @@ fn u03_disabled_trigger() {
     assert_no_events(&kq);
 }
 
-/// U04: "fflags ops" — FFCOPY 0x5, then FFOR 0x2 -> 0x7, FFAND 0x6 -> 0x6, FFCOPY 0x11 ->
-/// 0x11, FFNOP -> unchanged; only the low 24 bits are returned (never the control bits or
-/// NOTE_TRIGGER).
+/// U04: "fflags ops".
 #[test]
 fn u04_fflags_operations() {
+    // FFCOPY 0x5, then FFOR 0x2 -> 0x7, FFAND 0x6 -> 0x6, FFCOPY 0x11 -> 0x11, FFNOP -> unchanged;
+    // only the low 24 bits are returned (never the control bits or NOTE_TRIGGER).
     let kq = Kqueue::new().unwrap();
-    apply(&kq, &[kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_FFCOPY | 0x5, 0)]);
+    apply(
+        &kq,
+        &[kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_FFCOPY | 0x5, 0)],
+    );
     for (op, want) in [
         (NOTE_FFOR | 0x2, 0x7),
         (NOTE_FFAND | 0x6, 0x6),
@@ -94,12 +104,15 @@ fn u04_fflags_operations() {
     }
 }
 
-/// U04/U05 (§3.3 data passthrough): the `data` returned is the one last passed (at add, or
-/// in the last modify), negative values included.
+/// U04/U05 (§3.3 "data passthrough"): "data = the `data` last passed in a modify".
 #[test]
 fn u04_data_is_last_passed_value() {
+    // At add or in the last modify, negative values included.
     let kq = Kqueue::new().unwrap();
-    apply(&kq, &[kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 99)]);
+    apply(
+        &kq,
+        &[kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 99)],
+    );
     let ev = expect_one(&kq, Duration::ZERO);
     assert_eq!(ev.data, 99, "{ev:?}");
     for data in [42, -5, 0, isize::MAX] {
@@ -110,10 +123,11 @@ fn u04_data_is_last_passed_value() {
     }
 }
 
-/// U05: "Level user event" — added without EV_CLEAR and triggered, it is returned on every
-/// kevent until a modify with EV_CLEAR (or a delete).
+/// U05: "Level user event".
 #[test]
 fn u05_level_user_event() {
+    // Added without EV_CLEAR and triggered, it is returned on every kevent until a modify with
+    // EV_CLEAR (or a delete).
     let kq = Kqueue::new().unwrap();
     apply(&kq, &[kev(1, EVFILT_USER, EV_ADD, 0, 0)]);
     apply(&kq, &[kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0)]);

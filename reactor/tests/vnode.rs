@@ -17,13 +17,23 @@ use std::path::Path;
 use util::*;
 
 /// Every "modification" event (no open/read/close).
-const MOD_MASK: u32 = NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | NOTE_LINK | NOTE_RENAME | NOTE_REVOKE;
+const MOD_MASK: u32 =
+    NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | NOTE_LINK | NOTE_RENAME | NOTE_REVOKE;
 /// Every vnode event.
 const ALL_MASK: u32 = MOD_MASK | NOTE_OPEN | NOTE_CLOSE | NOTE_CLOSE_WRITE | NOTE_READ;
 
 /// Registers an `EV_CLEAR` vnode knote on `fd` for `fflags`.
 fn watch(kq: &Kqueue, fd: &impl AsRawFd, fflags: u32) {
-    apply(kq, &[kev(ident_of(fd), EVFILT_VNODE, EV_ADD | EV_CLEAR, fflags, 0)]);
+    apply(
+        kq,
+        &[kev(
+            ident_of(fd),
+            EVFILT_VNODE,
+            EV_ADD | EV_CLEAR,
+            fflags,
+            0,
+        )],
+    );
 }
 
 /// Waits for the one vnode event of `fd` and asserts its `fflags` are exactly `want`.
@@ -31,7 +41,11 @@ fn watch(kq: &Kqueue, fd: &impl AsRawFd, fflags: u32) {
 fn expect_vnode(kq: &Kqueue, fd: &impl AsRawFd, want: u32) -> Kevent {
     let ev = expect_one(kq, LONG);
     assert_names(&ev, ident_of(fd), EVFILT_VNODE);
-    assert_eq!(ev.fflags, want, "fflags {:#x} expected {want:#x}: {ev:?}", ev.fflags);
+    assert_eq!(
+        ev.fflags, want,
+        "fflags {:#x} expected {want:#x}: {ev:?}",
+        ev.fflags
+    );
     ev
 }
 
@@ -278,7 +292,11 @@ fn v06_dir_write_extend_on_file_mv_out() {
 #[test]
 fn v06_dir_no_event_on_child_activity() {
     let d = Watched::new("v06f", |w| fs::write(w.join("f"), b"x").unwrap());
-    let mut f = OpenOptions::new().read(true).append(true).open(d.w("f")).unwrap();
+    let mut f = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(d.w("f"))
+        .unwrap();
     f.write_all(b"more").unwrap();
     let mut buf = Vec::new();
     File::open(d.w("f")).unwrap().read_to_end(&mut buf).unwrap();
@@ -394,6 +412,23 @@ fn v09_add_delete() {
     assert_no_events(&kq);
 }
 
+/// V09: re-adding an existing vnode knote replaces the requested fflags (as F04).
+#[test]
+fn v09_readd_replaces_fflags() {
+    let dir = TempDir::new("v09e");
+    let path = dir.join("f");
+    let f = file_with(&path, b"x");
+    let kq = Kqueue::new().unwrap();
+    watch(&kq, &f, NOTE_ATTRIB);
+    watch(&kq, &f, NOTE_WRITE | NOTE_EXTEND);
+    chmod(&path, 0o600);
+    assert_no_events(&kq);
+    let mut w = OpenOptions::new().append(true).open(&path).unwrap();
+    w.write_all(b"y").unwrap();
+    expect_vnode(&kq, &f, NOTE_WRITE | NOTE_EXTEND);
+    assert_no_events(&kq);
+}
+
 /// V09: EV_DISABLE / EV_ENABLE (as F05) — no event while disabled; events after enable.
 #[test]
 fn v09_disable_enable() {
@@ -404,10 +439,16 @@ fn v09_disable_enable() {
     watch(&kq, &f, NOTE_ATTRIB);
     // As in kevent(2), a modify (EV_DISABLE, EV_ENABLE) also replaces the saved fflags: pass
     // them again.
-    apply(&kq, &[kev(ident_of(&f), EVFILT_VNODE, EV_DISABLE, NOTE_ATTRIB, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&f), EVFILT_VNODE, EV_DISABLE, NOTE_ATTRIB, 0)],
+    );
     chmod(&path, 0o600);
     assert_no_events(&kq);
-    apply(&kq, &[kev(ident_of(&f), EVFILT_VNODE, EV_ENABLE, NOTE_ATTRIB, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&f), EVFILT_VNODE, EV_ENABLE, NOTE_ATTRIB, 0)],
+    );
     chmod(&path, 0o644);
     expect_vnode(&kq, &f, NOTE_ATTRIB);
     assert_no_events(&kq);
@@ -421,13 +462,29 @@ fn v09_dispatch() {
     let path = dir.join("f");
     let f = file_with(&path, b"x");
     let kq = Kqueue::new().unwrap();
-    apply(&kq, &[kev(ident_of(&f), EVFILT_VNODE, EV_ADD | EV_DISPATCH | EV_CLEAR, NOTE_ATTRIB, 0)]);
+    apply(
+        &kq,
+        &[kev(
+            ident_of(&f),
+            EVFILT_VNODE,
+            EV_ADD | EV_DISPATCH | EV_CLEAR,
+            NOTE_ATTRIB,
+            0,
+        )],
+    );
     chmod(&path, 0o600);
     let ev = expect_vnode(&kq, &f, NOTE_ATTRIB);
-    assert_ne!(ev.flags & EV_DISPATCH, 0, "EV_DISPATCH is kept in the returned flags: {ev:?}");
+    assert_ne!(
+        ev.flags & EV_DISPATCH,
+        0,
+        "EV_DISPATCH is kept in the returned flags: {ev:?}"
+    );
     chmod(&path, 0o644);
     assert_no_events(&kq);
-    assert_eq!(change_errno(&kq, kev(ident_of(&f), EVFILT_VNODE, EV_DELETE, 0, 0)), 0);
+    assert_eq!(
+        change_errno(&kq, kev(ident_of(&f), EVFILT_VNODE, EV_DELETE, 0, 0)),
+        0
+    );
     chmod(&path, 0o600);
     assert_no_events(&kq);
 }
@@ -440,12 +497,24 @@ fn v09_dispatch_records_while_disabled() {
     let path = dir.join("f");
     let f = file_with(&path, b"x");
     let kq = Kqueue::new().unwrap();
-    apply(&kq, &[kev(ident_of(&f), EVFILT_VNODE, EV_ADD | EV_DISPATCH | EV_CLEAR, NOTE_ATTRIB, 0)]);
+    apply(
+        &kq,
+        &[kev(
+            ident_of(&f),
+            EVFILT_VNODE,
+            EV_ADD | EV_DISPATCH | EV_CLEAR,
+            NOTE_ATTRIB,
+            0,
+        )],
+    );
     chmod(&path, 0o600);
     expect_vnode(&kq, &f, NOTE_ATTRIB);
     chmod(&path, 0o644);
     assert_no_events(&kq);
-    apply(&kq, &[kev(ident_of(&f), EVFILT_VNODE, EV_ENABLE, NOTE_ATTRIB, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&f), EVFILT_VNODE, EV_ENABLE, NOTE_ATTRIB, 0)],
+    );
     expect_vnode(&kq, &f, NOTE_ATTRIB);
     assert_no_events(&kq);
 }
@@ -455,5 +524,8 @@ fn v09_dispatch_records_while_disabled() {
 fn vnode_closed_fd_ebadf() {
     let kq = Kqueue::new().unwrap();
     let fd = closed_fd();
-    assert_eq!(change_errno(&kq, kev(fd as usize, EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0)), libc::EBADF);
+    assert_eq!(
+        change_errno(&kq, kev(fd as usize, EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0)),
+        libc::EBADF
+    );
 }

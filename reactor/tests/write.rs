@@ -2,7 +2,9 @@
 
 mod util;
 
-use kq_reactor::{EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EVFILT_EMPTY, EVFILT_READ, EVFILT_WRITE, Kqueue};
+use kq_reactor::{
+    EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EVFILT_EMPTY, EVFILT_READ, EVFILT_WRITE, Kqueue,
+};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -27,7 +29,13 @@ fn sndbuf(fd: &impl AsRawFd) -> isize {
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `v` and `len` are valid out-parameters of the sizes given.
     let rc = unsafe {
-        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, (&raw mut v).cast(), &mut len)
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&raw mut v).cast(),
+            &mut len,
+        )
     };
     assert_eq!(rc, 0, "SO_SNDBUF: {}", std::io::Error::last_os_error());
     v as isize
@@ -41,7 +49,11 @@ fn w01_socket_write_space() {
     let (client, _server) = tcp_pair();
     add_write(&kq, &client);
     let ev = expect_write(&kq, &client);
-    assert_eq!(ev.data, sndbuf(&client), "a fresh socket has its whole send buffer free: {ev:?}");
+    assert_eq!(
+        ev.data,
+        sndbuf(&client),
+        "a fresh socket has its whole send buffer free: {ev:?}"
+    );
     assert_eq!(ev.flags & EV_EOF, 0, "{ev:?}");
 }
 
@@ -57,7 +69,10 @@ fn w01_unix_write_space_shrinks() {
     a.write_all(&[0u8; 1000]).unwrap();
     let ev = expect_write(&kq, &a);
     assert!(ev.data > 0, "still writable: {ev:?}");
-    assert!(ev.data <= total - 1000, "1000 unread bytes occupy the buffer (SO_SNDBUF {total}): {ev:?}");
+    assert!(
+        ev.data <= total - 1000,
+        "1000 unread bytes occupy the buffer (SO_SNDBUF {total}): {ev:?}"
+    );
 }
 
 /// W01 extra: a full socket buffer stops the WRITE knote; draining the peer re-arms it.
@@ -67,7 +82,10 @@ fn w01_full_buffer_then_drain() {
     let (mut a, b) = UnixStream::pair().unwrap();
     a.set_nonblocking(true).unwrap();
     b.set_nonblocking(true).unwrap();
-    apply(&kq, &[kev(ident_of(&a), EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&a), EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0)],
+    );
     expect_write(&kq, &a);
     let chunk = [0u8; 4096];
     loop {
@@ -97,7 +115,10 @@ fn w02_pipe_closed_reader_epipe() {
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
     drop(r);
-    assert_eq!(change_errno(&kq, kev(ident_of(&w), EVFILT_WRITE, EV_ADD, 0, 0)), libc::EPIPE);
+    assert_eq!(
+        change_errno(&kq, kev(ident_of(&w), EVFILT_WRITE, EV_ADD, 0, 0)),
+        libc::EPIPE
+    );
     assert_eq!(
         change_errno(&kq, kev(ident_of(&w), EVFILT_WRITE, EV_DELETE, 0, 0)),
         libc::ENOENT,
@@ -110,13 +131,20 @@ fn w02_pipe_closed_reader_epipe() {
 fn w02_pipe_reader_closes_later_eof() {
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
-    apply(&kq, &[kev(ident_of(&w), EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0)]);
+    apply(
+        &kq,
+        &[kev(ident_of(&w), EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0)],
+    );
     let ev = expect_write(&kq, &w);
     assert!(ev.data > 0, "an empty pipe has room: {ev:?}");
     assert_eq!(ev.flags & EV_EOF, 0, "{ev:?}");
     drop(r);
     let ev = expect_write(&kq, &w);
-    assert_ne!(ev.flags & EV_EOF, 0, "EV_EOF once the reader is gone: {ev:?}");
+    assert_ne!(
+        ev.flags & EV_EOF,
+        0,
+        "EV_EOF once the reader is gone: {ev:?}"
+    );
     assert_eq!(ev.data, 0, "{ev:?}");
 }
 
@@ -126,7 +154,11 @@ fn w02_pipe_reader_closes_later_eof() {
 fn w03_write_on_read_end_never_fires() {
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
-    assert_eq!(change_errno(&kq, kev(ident_of(&r), EVFILT_WRITE, EV_ADD, 0, 0)), 0, "must be accepted");
+    assert_eq!(
+        change_errno(&kq, kev(ident_of(&r), EVFILT_WRITE, EV_ADD, 0, 0)),
+        0,
+        "must be accepted"
+    );
     assert_no_events(&kq);
     write_fd(&w, b"data");
     assert_no_events(&kq);
@@ -139,7 +171,11 @@ fn w03_write_on_read_end_never_fires() {
 fn w03_read_on_write_end_never_fires() {
     let kq = Kqueue::new().unwrap();
     let (r, w) = pipe();
-    assert_eq!(change_errno(&kq, kev(ident_of(&w), EVFILT_READ, EV_ADD, 0, 0)), 0, "must be accepted");
+    assert_eq!(
+        change_errno(&kq, kev(ident_of(&w), EVFILT_READ, EV_ADD, 0, 0)),
+        0,
+        "must be accepted"
+    );
     assert_no_events(&kq);
     write_fd(&w, b"data");
     assert_no_events(&kq);
@@ -152,7 +188,10 @@ fn w03_read_on_write_end_never_fires() {
 fn e01_evfilt_empty_eopnotsupp() {
     let kq = Kqueue::new().unwrap();
     let (client, _server) = tcp_pair();
-    assert_eq!(change_errno(&kq, kev(ident_of(&client), EVFILT_EMPTY, EV_ADD, 0, 0)), libc::EOPNOTSUPP);
+    assert_eq!(
+        change_errno(&kq, kev(ident_of(&client), EVFILT_EMPTY, EV_ADD, 0, 0)),
+        libc::EOPNOTSUPP
+    );
     // The filter itself is unsupported, so every action on it fails the same way (as an
     // unknown filter fails with EINVAL before any knote lookup).
     assert_eq!(
@@ -166,5 +205,8 @@ fn e01_evfilt_empty_eopnotsupp() {
 fn write_closed_fd_ebadf() {
     let kq = Kqueue::new().unwrap();
     let raw = closed_fd();
-    assert_eq!(change_errno(&kq, kev(raw as usize, EVFILT_WRITE, EV_ADD, 0, 0)), libc::EBADF);
+    assert_eq!(
+        change_errno(&kq, kev(raw as usize, EVFILT_WRITE, EV_ADD, 0, 0)),
+        libc::EBADF
+    );
 }

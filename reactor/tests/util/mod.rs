@@ -16,14 +16,22 @@ pub fn kev(ident: usize, filter: i16, flags: u16, fflags: u32, data: isize) -> K
 }
 
 /// `EV_SET` with a udata made from an integer.
-pub fn kev_udata(ident: usize, filter: i16, flags: u16, fflags: u32, data: isize, udata: usize) -> Kevent {
+pub fn kev_udata(
+    ident: usize,
+    filter: i16,
+    flags: u16,
+    fflags: u32,
+    data: isize,
+    udata: usize,
+) -> Kevent {
     Kevent::new(ident, filter, flags, fflags, data as _, udata as *mut _)
 }
 
 /// Applies changes with no eventlist and asserts the call succeeded.
 #[track_caller]
 pub fn apply(kq: &Kqueue, changes: &[Kevent]) {
-    kq.kevent(changes, &mut [], None).expect("kevent(changes) failed");
+    kq.kevent(changes, &mut [], None)
+        .expect("kevent(changes) failed");
 }
 
 /// Applies one change with room for its error entry and returns the errno it reported, or
@@ -51,7 +59,9 @@ pub fn poll(kq: &Kqueue, max: usize) -> Vec<Kevent> {
 #[track_caller]
 pub fn wait(kq: &Kqueue, max: usize, timeout: Duration) -> Vec<Kevent> {
     let mut out = vec![ZERO; max];
-    let n = kq.kevent(&[], &mut out, Some(timeout)).expect("kevent(wait) failed");
+    let n = kq
+        .kevent(&[], &mut out, Some(timeout))
+        .expect("kevent(wait) failed");
     out.truncate(n);
     out
 }
@@ -74,7 +84,11 @@ pub fn expect_one(kq: &Kqueue, timeout: Duration) -> Kevent {
 /// Asserts that an event is about `(ident, filter)`.
 #[track_caller]
 pub fn assert_names(ev: &Kevent, ident: usize, filter: i16) {
-    assert_eq!((ev.ident, ev.filter), (ident, filter), "event names another knote: {ev:?}");
+    assert_eq!(
+        (ev.ident, ev.filter),
+        (ident, filter),
+        "event names another knote: {ev:?}"
+    );
 }
 
 /// A pipe `(read end, write end)`, both non-blocking and close-on-exec.
@@ -85,7 +99,12 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
     assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
     // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
-    unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) }
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
 }
 
 /// Writes all of `buf` to a raw descriptor.
@@ -93,7 +112,12 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
 pub fn write_fd(fd: &impl std::os::fd::AsRawFd, buf: &[u8]) {
     // SAFETY: `buf` is valid for `buf.len()` bytes.
     let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
-    assert_eq!(n, buf.len() as isize, "write: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        n,
+        buf.len() as isize,
+        "write: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Reads up to `n` bytes from a raw descriptor and returns how many were read.
@@ -108,7 +132,9 @@ pub fn read_fd(fd: &impl std::os::fd::AsRawFd, n: usize) -> usize {
 
 /// Number of open descriptors of this process.
 pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// The ident of a descriptor-based knote.
@@ -125,7 +151,9 @@ pub fn apply_errno(kq: &Kqueue, changes: &[Kevent]) -> i32 {
             assert_eq!(n, 0, "kevent with an empty eventlist returned {n}");
             0
         }
-        Err(e) => e.raw_os_error().unwrap_or_else(|| panic!("kevent failed without an errno: {e}")),
+        Err(e) => e
+            .raw_os_error()
+            .unwrap_or_else(|| panic!("kevent failed without an errno: {e}")),
     }
 }
 
@@ -143,8 +171,14 @@ pub fn kevent_vec(kq: &Kqueue, changes: &[Kevent], nevents: usize) -> std::io::R
 /// receipt): `flags == EV_ERROR` exactly, `data == errno`, the other fields echoed.
 #[track_caller]
 pub fn assert_error_entry(entry: &Kevent, change: &Kevent, errno: i32) {
-    assert_eq!(entry.flags, EV_ERROR, "flags of an error entry must be exactly EV_ERROR: {entry:?}");
-    assert_eq!(entry.data, errno as isize, "errno of the error entry: {entry:?}");
+    assert_eq!(
+        entry.flags, EV_ERROR,
+        "flags of an error entry must be exactly EV_ERROR: {entry:?}"
+    );
+    assert_eq!(
+        entry.data, errno as isize,
+        "errno of the error entry: {entry:?}"
+    );
     assert_eq!(
         (entry.ident, entry.filter, entry.fflags, entry.udata),
         (change.ident, change.filter, change.fflags, change.udata),
@@ -186,7 +220,8 @@ pub const LONG: Duration = Duration::from_secs(5);
 /// A connected TCP pair `(client, server)` on 127.0.0.1, both non-blocking.
 pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let client = std::net::TcpStream::connect(listener.local_addr().expect("local_addr")).expect("connect");
+    let client =
+        std::net::TcpStream::connect(listener.local_addr().expect("local_addr")).expect("connect");
     let (server, _) = listener.accept().expect("accept");
     client.set_nonblocking(true).expect("set_nonblocking");
     server.set_nonblocking(true).expect("set_nonblocking");
@@ -217,7 +252,11 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("kq-test-{}-{tag}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "kq-test-{}-{tag}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
         let path = std::env::temp_dir().join(name);
         std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
         TempDir(path)
@@ -245,7 +284,12 @@ impl Drop for TempDir {
 pub fn ignore_signal(sig: libc::c_int) {
     // SAFETY: setting a disposition to SIG_IGN runs no code.
     let prev = unsafe { libc::signal(sig, libc::SIG_IGN) };
-    assert_ne!(prev, libc::SIG_ERR, "signal({sig}, SIG_IGN): {}", std::io::Error::last_os_error());
+    assert_ne!(
+        prev,
+        libc::SIG_ERR,
+        "signal({sig}, SIG_IGN): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Installs `handler` (a plain `fn(c_int)`, `SA_RESTART`) for `sig`.
@@ -259,7 +303,12 @@ pub fn install_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
         sa.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut sa.sa_mask);
         let rc = libc::sigaction(sig, &sa, ptr::null_mut());
-        assert_eq!(rc, 0, "sigaction({sig}): {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "sigaction({sig}): {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 /// A descriptor number that was open a moment ago and is closed now. It is allocated high
@@ -268,7 +317,13 @@ pub fn install_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
 pub fn closed_fd() -> std::os::fd::RawFd {
     let (r, _w) = pipe();
     // SAFETY: F_DUPFD duplicates an open descriptor (`r`) to the lowest free number ≥ 700.
-    let fd = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&r), libc::F_DUPFD_CLOEXEC, 700) };
+    let fd = unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&r),
+            libc::F_DUPFD_CLOEXEC,
+            700,
+        )
+    };
     assert!(fd >= 700, "F_DUPFD: {}", std::io::Error::last_os_error());
     // SAFETY: `fd` was just created by this function and is closed exactly once.
     unsafe { libc::close(fd) };

@@ -54,7 +54,14 @@ impl Kevent {
         data: Data,
         udata: *mut c_void,
     ) -> Kevent {
-        Kevent { ident, filter, flags, fflags, data, udata }
+        Kevent {
+            ident,
+            filter,
+            flags,
+            fflags,
+            data,
+            udata,
+        }
     }
 }
 

@@ -23,21 +23,23 @@ use super::knote::Key;
 use super::syscall;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::Arc;
+use std::sync::Weak;
 
 /// What kind of file an fd slot refers to.
 #[derive(Debug, Clone)]
 pub(super) enum FdKind {
     /// A socket; `sndbuf` is read on first need.
     Socket { sndbuf: Option<i64> },
-    /// A pipe or FIFO, with its capacity.
-    Pipe { size: i64 },
+    /// A pipe or FIFO: its capacity (-1 until needed) and its access mode (`O_ACCMODE` of
+    /// the descriptor: a READ knote on a write-only end, or a WRITE knote on a read-only
+    /// end, is accepted and never fires, as FreeBSD's `pipe_nfiltops`).
+    Pipe { size: i64, accmode: i32 },
     /// A character device (tty, ...): `FIONREAD` works, readiness from `poll`.
     Char,
     /// Regular file or directory: inotify, not epoll.
     File,
     /// Another kqueue of this process (its pending count is the `data`).
-    Kqueue(Arc<super::Shared>),
+    Kqueue(Weak<super::selector::Inner>),
     /// Any other pollable file (eventfd, timerfd, signalfd, pidfd, epoll).
     Other,
     /// A file epoll refuses that is not a regular file or directory: always ready, as poll.
@@ -70,6 +72,8 @@ pub(super) struct FdSlot {
     pub(super) hup: bool,
     /// The socket error read with `SO_ERROR` when `EPOLLERR` was seen (0 if none).
     pub(super) so_error: i32,
+    /// For a kqueue's fd: the watched kqueue's activation count at the last hint taken.
+    pub(super) kq_activity: u64,
 }
 
 impl FdSlot {
@@ -88,13 +92,25 @@ pub(super) fn stat(fd: usize) -> io::Result<libc::stat> {
 }
 
 /// Classifies a file by its mode; `kqueue` is the pending-count handle if it is a kqueue.
-pub(super) fn classify(st: &libc::stat, kqueue: Option<Arc<super::Shared>>) -> FdKind {
+pub(super) fn classify(st: &libc::stat, kqueue: Option<Weak<super::selector::Inner>>) -> FdKind {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG | libc::S_IFDIR => FdKind::File,
         libc::S_IFSOCK => FdKind::Socket { sndbuf: None },
-        libc::S_IFIFO => FdKind::Pipe { size: -1 },
+        libc::S_IFIFO => FdKind::Pipe {
+            size: -1,
+            accmode: libc::O_RDWR,
+        },
         libc::S_IFCHR => FdKind::Char,
         _ => kqueue.map_or(FdKind::Other, FdKind::Kqueue),
+    }
+}
+
+/// Completes a classification that needs the descriptor itself: a pipe's access mode.
+pub(super) fn refine(kind: &mut FdKind, fd: RawFd) {
+    if let FdKind::Pipe { accmode, .. } = kind {
+        if let Ok(fl) = syscall!(fcntl(fd, libc::F_GETFL)) {
+            *accmode = fl & libc::O_ACCMODE;
+        }
     }
 }
 
@@ -124,7 +140,11 @@ fn getsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> io::Result
 
 /// `poll(2)` with a zero timeout: the current readiness bits.
 fn poll_now(fd: RawFd, events: libc::c_short) -> io::Result<libc::c_short> {
-    let mut p = libc::pollfd { fd, events, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd.
     syscall!(poll(&mut p, 1, 0))?;
     if p.revents & libc::POLLNVAL != 0 {
@@ -140,8 +160,20 @@ fn listen_backlog(fd: RawFd) -> i64 {
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
     // SAFETY: `info` and `len` are valid for writes and `len` is info's size.
-    let rc = unsafe { libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, (&raw mut info).cast(), &mut len) };
-    if rc == 0 { i64::from(info.tcpi_unacked) } else { 1 }
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        i64::from(info.tcpi_unacked)
+    } else {
+        1
+    }
 }
 
 impl FdSlot {
@@ -156,6 +188,10 @@ impl FdSlot {
             self.hup = true;
             self.rdhup = true;
         }
+        if events & libc::EPOLLERR as u32 != 0 && matches!(self.kind, FdKind::Pipe { .. }) {
+            // The write end of a pipe whose reader is gone.
+            self.hup = true;
+        }
         if events & libc::EPOLLERR as u32 != 0 && self.so_error == 0 {
             if let FdKind::Socket { .. } = self.kind {
                 // Reading SO_ERROR clears it in the kernel (a documented deviation); it is
@@ -166,10 +202,24 @@ impl FdSlot {
     }
 
     /// Runs the READ filter. `fresh`: an epoll hint for input arrived in this call.
-    pub(super) fn eval_read(&mut self, fd: RawFd, sfflags: u32, sdata: i64, fresh: bool) -> io::Result<Eval> {
-        let lowat = if sfflags & NOTE_LOWAT != 0 && sdata > 0 { sdata } else { 1 };
+    pub(super) fn eval_read(
+        &mut self,
+        fd: RawFd,
+        sfflags: u32,
+        sdata: i64,
+        fresh: bool,
+    ) -> io::Result<Eval> {
+        let lowat = if sfflags & NOTE_LOWAT != 0 && sdata > 0 {
+            sdata
+        } else {
+            1
+        };
         let mut ev = Eval::default();
         match &self.kind {
+            FdKind::Pipe {
+                accmode: libc::O_WRONLY,
+                ..
+            } => return Ok(ev),
             FdKind::Socket { .. } | FdKind::Pipe { .. } | FdKind::Char => {
                 if !fresh && matches!(self.kind, FdKind::Char) {
                     let r = poll_now(fd, libc::POLLIN)?;
@@ -189,11 +239,12 @@ impl FdSlot {
                 ev.eof = self.rdhup;
                 ev.ready = ev.data >= lowat || ev.eof;
             }
-            FdKind::Kqueue(shared) => {
-                let readable = fresh || poll_now(fd, libc::POLLIN)? & libc::POLLIN != 0;
-                let pending = shared.pending.load(std::sync::atomic::Ordering::Acquire) as i64;
-                ev.ready = readable || pending > 0;
-                ev.data = if ev.ready { pending.max(1) } else { 0 };
+            FdKind::Kqueue(other) => {
+                let other = other
+                    .upgrade()
+                    .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+                ev.data = other.peek_pending() as i64;
+                ev.ready = ev.data > 0;
             }
             FdKind::Other => {
                 let readable = fresh && self.hint & libc::EPOLLIN as u32 != 0
@@ -233,6 +284,15 @@ impl FdSlot {
             ev.ready = true;
             return Ok(ev);
         }
+        if matches!(
+            self.kind,
+            FdKind::Pipe {
+                accmode: libc::O_RDONLY,
+                ..
+            }
+        ) {
+            return Ok(ev);
+        }
         let writable = if fresh && self.hint & libc::EPOLLOUT as u32 != 0 {
             true
         } else {
@@ -246,20 +306,21 @@ impl FdSlot {
         ev.eof = self.hup;
         ev.fflags = self.so_error as u32;
         ev.ready = writable || ev.eof || self.so_error != 0;
-        if writable {
+        if writable && !ev.eof {
             ev.data = match &mut self.kind {
                 FdKind::Socket { sndbuf } => {
                     let buf = match *sndbuf {
                         Some(b) => b,
                         None => {
-                            let b = i64::from(getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF)?);
+                            let b =
+                                i64::from(getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF)?);
                             *sndbuf = Some(b);
                             b
                         }
                     };
                     (buf - ioctl_int(fd, libc::TIOCOUTQ).unwrap_or(0)).max(0)
                 }
-                FdKind::Pipe { size } => {
+                FdKind::Pipe { size, .. } => {
                     if *size < 0 {
                         *size = i64::from(syscall!(fcntl(fd, libc::F_GETPIPE_SZ)).unwrap_or(4096));
                     }

@@ -34,7 +34,10 @@ pub(super) enum Source {
     /// VNODE on a file or directory; `fflags` accumulates the events seen.
     Vnode,
     /// PROC: the pidfd, and whether the process was seen to exit.
-    Proc { pidfd: std::os::fd::OwnedFd, exited: bool },
+    Proc {
+        pidfd: std::os::fd::OwnedFd,
+        exited: bool,
+    },
     /// SIGNAL: the process-wide delivery count already reported.
     Signal { seen: u64 },
     /// TIMER: see `timer.rs`.
@@ -63,7 +66,16 @@ pub(super) struct Knote {
 
 impl Knote {
     pub(super) fn new(kev: Kevent, generation: u32, src: Source) -> Knote {
-        Knote { kev, sfflags: 0, sdata: 0, status: 0, generation, src, prev: NIL, next: NIL }
+        Knote {
+            kev,
+            sfflags: 0,
+            sdata: 0,
+            status: 0,
+            generation,
+            src,
+            prev: NIL,
+            next: NIL,
+        }
     }
 }
 
@@ -102,6 +114,8 @@ pub(super) struct Table {
     tail: Option<Key>,
     len: usize,
     next_gen: u32,
+    /// Number of activations that queued a knote (FreeBSD's KNOTE on the kqueue itself).
+    pub(super) activations: u64,
 }
 
 impl std::fmt::Debug for IdHasher {
@@ -127,6 +141,7 @@ impl Table {
         let kn = &mut self.slab[key];
         kn.status |= ACTIVE;
         if kn.status & (QUEUED | DISABLED) == 0 {
+            self.activations += 1;
             self.push_back(key);
         }
     }

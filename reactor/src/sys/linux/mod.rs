@@ -15,27 +15,21 @@ mod signal;
 mod timer;
 mod vnode;
 
-pub(crate) use selector::Selector;
 use super::syscall;
+pub(crate) use selector::Selector;
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, Weak};
-
-/// What other kqueues may read of a kqueue: its number of pending events.
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    pub(crate) pending: AtomicUsize,
-}
 
 /// The kqueues of this process by descriptor, so that a READ knote on a kqueue's fd can
 /// report its pending count and a kqueue can refuse itself.
-static KQUEUES: Mutex<Option<HashMap<RawFd, Weak<Shared>>>> = Mutex::new(None);
+static KQUEUES: Mutex<Option<HashMap<RawFd, Weak<selector::Inner>>>> = Mutex::new(None);
 
-fn register_kqueue(fd: RawFd, shared: &Arc<Shared>) {
+fn register_kqueue(fd: RawFd, inner: &Arc<selector::Inner>) {
     let mut map = KQUEUES.lock().unwrap_or_else(|e| e.into_inner());
-    map.get_or_insert_with(HashMap::new).insert(fd, Arc::downgrade(shared));
+    map.get_or_insert_with(HashMap::new)
+        .insert(fd, Arc::downgrade(inner));
 }
 
 fn unregister_kqueue(fd: RawFd) {
@@ -45,7 +39,7 @@ fn unregister_kqueue(fd: RawFd) {
     }
 }
 
-fn lookup_kqueue(fd: RawFd) -> Option<Arc<Shared>> {
+fn lookup_kqueue(fd: RawFd) -> Option<Weak<selector::Inner>> {
     let map = KQUEUES.lock().unwrap_or_else(|e| e.into_inner());
-    map.as_ref()?.get(&fd)?.upgrade()
+    map.as_ref()?.get(&fd).cloned()
 }

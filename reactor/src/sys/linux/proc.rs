@@ -66,7 +66,10 @@ pub(super) fn exit_status(pidfd: RawFd) -> Option<i32> {
         });
     }
     // Not our child (ECHILD), or already reaped by its owner: ask the pidfd itself.
-    let mut pinfo = PidfdInfo { mask: PIDFD_INFO_EXIT, ..PidfdInfo::default() };
+    let mut pinfo = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
     // SAFETY: `pinfo` has the layout and size the request number encodes.
     let rc = unsafe { libc::ioctl(pidfd, PIDFD_GET_INFO as _, &mut pinfo) };
     (rc == 0 && pinfo.mask & PIDFD_INFO_EXIT != 0).then_some(pinfo.exit_code)

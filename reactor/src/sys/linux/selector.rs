@@ -32,7 +32,6 @@ use super::signal;
 use super::syscall;
 use super::timer::{self, TimerState, Timers};
 use super::vnode::Inotify;
-use super::Shared;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
@@ -61,15 +60,23 @@ fn errno(e: i32) -> io::Error {
     io::Error::from_raw_os_error(e)
 }
 
-/// The Linux kqueue.
+/// The Linux kqueue: a handle on its shared internals (other kqueues that watch its
+/// descriptor reach them through the registry in `mod.rs`).
 #[derive(Debug)]
-pub(crate) struct Selector {
+pub(crate) struct Selector(Arc<Inner>);
+
+/// The kqueue's descriptors and state.
+#[derive(Debug)]
+pub(crate) struct Inner {
     epfd: OwnedFd,
     wakefd: OwnedFd,
     state: Mutex<State>,
     cv: Condvar,
     fork_gen: u64,
-    shared: Arc<Shared>,
+    /// Number of queued knotes at the end of the last call (read without the lock).
+    pending: std::sync::atomic::AtomicUsize,
+    /// `Table::activations` at the end of the last call (read without the lock).
+    activity: AtomicU64,
     /// The descriptor was handed out: keep timers visible through it (`timerfd`).
     observed: AtomicBool,
     timerfd: OnceLock<OwnedFd>,
@@ -85,6 +92,8 @@ pub(super) struct State {
     signal_keys: Vec<Key>,
     signal_watch: bool,
     proc_retry: Vec<Key>,
+    /// fds whose knotes changed outside `register` (a oneshot delivered, a closed fd).
+    dirty: Vec<usize>,
     /// Call counter: identity checks and hints are "fresh" within one call.
     pub(super) seq: u64,
     signalled: bool,
@@ -96,6 +105,41 @@ pub(super) struct State {
 
 impl Selector {
     pub(crate) fn new() -> io::Result<Selector> {
+        let inner = Arc::new(Inner::new()?);
+        super::register_kqueue(inner.epfd.as_raw_fd(), &inner);
+        Ok(Selector(inner))
+    }
+
+    pub(crate) fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// See [`Kqueue::kevent_raw`](crate::Kqueue::kevent_raw).
+    ///
+    /// # Safety
+    ///
+    /// As `Kqueue::kevent_raw`.
+    pub(crate) unsafe fn kevent(
+        &self,
+        changes: *const Kevent,
+        nchanges: usize,
+        events: *mut Kevent,
+        nevents: usize,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        // SAFETY: forwarded contract.
+        unsafe { self.0.kevent(changes, nchanges, events, nevents, timeout) }
+    }
+}
+
+impl Drop for Selector {
+    fn drop(&mut self) {
+        super::unregister_kqueue(self.0.epfd.as_raw_fd());
+    }
+}
+
+impl Inner {
+    fn new() -> io::Result<Inner> {
         static ATFORK: OnceLock<()> = OnceLock::new();
         ATFORK.get_or_init(|| {
             // SAFETY: registers a child handler that only touches an atomic.
@@ -107,29 +151,47 @@ impl Selector {
         let wakefd = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
         // SAFETY: fresh descriptor, owned from here on.
         let wakefd = unsafe { OwnedFd::from_raw_fd(wakefd) };
-        epoll_add(epfd.as_raw_fd(), wakefd.as_raw_fd(), libc::EPOLLIN as u32, TOKEN_WAKE)?;
-        let shared = Arc::new(Shared::default());
-        super::register_kqueue(epfd.as_raw_fd(), &shared);
-        Ok(Selector {
+        epoll_add(
+            epfd.as_raw_fd(),
+            wakefd.as_raw_fd(),
+            libc::EPOLLIN as u32,
+            TOKEN_WAKE,
+        )?;
+        Ok(Inner {
             epfd,
             wakefd,
-            state: Mutex::new(State { poll_deadline: u64::MAX, timerfd_armed: u64::MAX, ..State::default() }),
+            state: Mutex::new(State {
+                poll_deadline: u64::MAX,
+                timerfd_armed: u64::MAX,
+                ..State::default()
+            }),
             cv: Condvar::new(),
             fork_gen: FORK_GEN.load(Ordering::Relaxed),
-            shared,
+            pending: std::sync::atomic::AtomicUsize::new(0),
+            activity: AtomicU64::new(0),
             observed: AtomicBool::new(false),
             timerfd: OnceLock::new(),
         })
     }
 
-    pub(crate) fn as_raw_fd(&self) -> RawFd {
+    fn as_raw_fd(&self) -> RawFd {
         if !self.observed.swap(true, Ordering::AcqRel) {
             // From now on expiring timers must make the descriptor readable. Failing to
             // create the timerfd only loses that (documented) property.
-            if let Ok(fd) = syscall!(timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)) {
+            if let Ok(fd) = syscall!(timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK
+            )) {
                 // SAFETY: fresh descriptor, owned from here on.
                 let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-                if epoll_add(self.epfd.as_raw_fd(), fd.as_raw_fd(), libc::EPOLLIN as u32, TOKEN_TIMERFD).is_ok() {
+                if epoll_add(
+                    self.epfd.as_raw_fd(),
+                    fd.as_raw_fd(),
+                    libc::EPOLLIN as u32,
+                    TOKEN_TIMERFD,
+                )
+                .is_ok()
+                {
                     let _ = self.timerfd.set(fd);
                     let mut st = self.lock();
                     st.timerfd_armed = u64::MAX;
@@ -147,7 +209,7 @@ impl Selector {
     }
 
     /// See [`Kqueue::kevent_raw`](crate::Kqueue::kevent_raw).
-    pub(crate) unsafe fn kevent(
+    unsafe fn kevent(
         &self,
         changes: *const Kevent,
         nchanges: usize,
@@ -158,7 +220,8 @@ impl Selector {
         if FORK_GEN.load(Ordering::Relaxed) != self.fork_gen {
             return Err(errno(libc::EBADF));
         }
-        let deadline = timeout.map(|t| timer::now().saturating_add(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)));
+        let deadline = timeout
+            .map(|t| timer::now().saturating_add(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)));
         let mut st = self.lock();
         st.seq += 1;
         let mut nerr = 0;
@@ -228,7 +291,11 @@ impl Selector {
             if st.polling {
                 st.cv_waiters += 1;
                 let wait = Duration::from_nanos(until - now);
-                st = self.cv.wait_timeout(st, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+                st = self
+                    .cv
+                    .wait_timeout(st, wait)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
                 st.cv_waiters -= 1;
                 polled = false;
                 continue;
@@ -254,7 +321,12 @@ impl Selector {
     }
 
     /// Blocks in epoll as the poller for at most `wait_ns`, then processes the hints.
-    fn block<'a>(&'a self, mut st: MutexGuard<'a, State>, wait_ns: u64, room: usize) -> (MutexGuard<'a, State>, io::Result<()>) {
+    fn block<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        wait_ns: u64,
+        room: usize,
+    ) -> (MutexGuard<'a, State>, io::Result<()>) {
         st.polling = true;
         st.poll_deadline = timer::now().saturating_add(wait_ns);
         if st.signalled && st.table.queued() == 0 {
@@ -262,7 +334,11 @@ impl Selector {
         }
         drop(st);
         let mut buf = [libc::epoll_event { events: 0, u64: 0 }; HARVEST];
-        let res = epoll_wait(self.epfd.as_raw_fd(), &mut buf[..room.min(HARVEST)], Some(wait_ns));
+        let res = epoll_wait(
+            self.epfd.as_raw_fd(),
+            &mut buf[..room.min(HARVEST)],
+            Some(wait_ns),
+        );
         let mut st = self.lock();
         st.polling = false;
         st.poll_deadline = u64::MAX;
@@ -281,7 +357,11 @@ impl Selector {
     /// Takes the hints epoll has now, without waiting.
     fn harvest(&self, st: &mut State, room: usize) -> io::Result<()> {
         let mut buf = [libc::epoll_event { events: 0, u64: 0 }; HARVEST];
-        match epoll_wait(self.epfd.as_raw_fd(), &mut buf[..room.min(HARVEST)], Some(0)) {
+        match epoll_wait(
+            self.epfd.as_raw_fd(),
+            &mut buf[..room.min(HARVEST)],
+            Some(0),
+        ) {
             Ok(n) => {
                 self.process_hints(st, &buf[..n]);
                 Ok(())
@@ -309,7 +389,9 @@ impl Selector {
                     }
                     st.timerfd_armed = u64::MAX;
                 }
-                t if t & PROC_BIT != 0 => st.proc_hint((t & 0xffff_ffff) as Key, ((t >> 32) & 0x7fff_ffff) as u32),
+                t if t & PROC_BIT != 0 => {
+                    st.proc_hint((t & 0xffff_ffff) as Key, ((t >> 32) & 0x7fff_ffff) as u32)
+                }
                 t => st.fd_hint((t & 0xffff_ffff) as usize, (t >> 32) as u32, events),
             }
         }
@@ -336,6 +418,9 @@ impl Selector {
     /// End of a call: keep the wake descriptor in step with the queue, wake a poller that
     /// must recompute its deadline, and keep timers visible if the descriptor is watched.
     fn finish(&self, st: &mut State) {
+        while let Some(fd) = st.dirty.pop() {
+            st.release_fd(self, fd);
+        }
         let pending = st.table.queued() > 0;
         let next = st.timers.next_deadline().unwrap_or(u64::MAX);
         let earlier = next < st.poll_deadline;
@@ -347,19 +432,37 @@ impl Selector {
         if st.cv_waiters > 0 && (pending || earlier) {
             self.cv.notify_all();
         }
-        self.shared.pending.store(st.table.queued(), Ordering::Release);
+        self.pending.store(st.table.queued(), Ordering::Release);
+        self.activity.store(st.table.activations, Ordering::Release);
         if let Some(tfd) = self.timerfd.get() {
             if next != st.timerfd_armed {
                 let spec = libc::itimerspec {
-                    it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+                    it_interval: libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    },
                     it_value: if next == u64::MAX {
-                        libc::timespec { tv_sec: 0, tv_nsec: 0 }
+                        libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 0,
+                        }
                     } else {
-                        libc::timespec { tv_sec: (next / 1_000_000_000) as _, tv_nsec: (next % 1_000_000_000).max(1) as _ }
+                        libc::timespec {
+                            tv_sec: (next / 1_000_000_000) as _,
+                            tv_nsec: (next % 1_000_000_000).max(1) as _,
+                        }
                     },
                 };
                 // SAFETY: valid itimerspec; failure only loses visibility of this deadline.
-                if unsafe { libc::timerfd_settime(tfd.as_raw_fd(), libc::TFD_TIMER_ABSTIME, &spec, ptr::null_mut()) } == 0 {
+                if unsafe {
+                    libc::timerfd_settime(
+                        tfd.as_raw_fd(),
+                        libc::TFD_TIMER_ABSTIME,
+                        &spec,
+                        ptr::null_mut(),
+                    )
+                } == 0
+                {
                     st.timerfd_armed = next;
                 }
             }
@@ -371,11 +474,29 @@ impl Selector {
     }
 }
 
-impl Drop for Selector {
-    fn drop(&mut self) {
-        super::unregister_kqueue(self.epfd.as_raw_fd());
-        // Knotes own their pidfds and the inotify descriptor; dropping the state closes
-        // them. The epoll set goes with `epfd`.
+impl Inner {
+    /// The number of pending events, for a READ knote on this kqueue's descriptor in another
+    /// kqueue (FreeBSD's `kq_count`): takes the hints the kernel has, without waiting. If
+    /// this kqueue is busy, its count at the end of its last call.
+    /// The count of activations that queued a knote here, after taking the kernel's hints
+    /// (see `peek_pending`).
+    pub(super) fn peek_activity(&self) -> u64 {
+        self.peek_pending();
+        self.activity.load(Ordering::Acquire)
+    }
+
+    pub(super) fn peek_pending(&self) -> usize {
+        let Ok(mut st) = self.state.try_lock() else {
+            return self.pending.load(Ordering::Acquire);
+        };
+        if FORK_GEN.load(Ordering::Relaxed) != self.fork_gen {
+            return 0;
+        }
+        st.seq += 1;
+        st.expire_timers(timer::now());
+        let _ = self.harvest(&mut st, HARVEST);
+        self.finish(&mut st);
+        st.table.queued()
     }
 }
 
@@ -384,22 +505,40 @@ fn epoll_add(epfd: RawFd, fd: RawFd, events: u32, token: u64) -> io::Result<()> 
     syscall!(epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev)).map(drop)
 }
 
-fn epoll_wait(epfd: RawFd, buf: &mut [libc::epoll_event], timeout_ns: Option<u64>) -> io::Result<usize> {
+fn epoll_wait(
+    epfd: RawFd,
+    buf: &mut [libc::epoll_event],
+    timeout_ns: Option<u64>,
+) -> io::Result<usize> {
     let ts = timeout_ns.map(|ns| libc::timespec {
         tv_sec: (ns / 1_000_000_000).min(i64::MAX as u64) as _,
         tv_nsec: (ns % 1_000_000_000) as _,
     });
-    let tsp = ts.as_ref().map_or(ptr::null(), |t| t as *const libc::timespec);
+    let tsp = ts
+        .as_ref()
+        .map_or(ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `buf` is valid for `buf.len()` events; `tsp` is null or a live timespec.
     let n = unsafe {
-        libc::syscall(libc::SYS_epoll_pwait2, epfd, buf.as_mut_ptr(), buf.len() as libc::c_int, tsp, ptr::null::<libc::sigset_t>(), 0usize)
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            epfd,
+            buf.as_mut_ptr(),
+            buf.len() as libc::c_int,
+            tsp,
+            ptr::null::<libc::sigset_t>(),
+            0usize,
+        )
     };
-    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 impl State {
     /// `kqueue_register`: applies one change.
-    fn register(&mut self, sel: &Selector, c: &Kevent) -> io::Result<()> {
+    fn register(&mut self, sel: &Inner, c: &Kevent) -> io::Result<()> {
         let flags = c.flags;
         if flags & EV_ENABLE != 0 && flags & EV_DISABLE != 0 {
             return Err(errno(libc::EINVAL));
@@ -418,7 +557,7 @@ impl State {
 
     /// The part of a change common to every filter once the knote exists: udata, input
     /// fflags/data (or the filter's touch), enable/disable, re-evaluation.
-    fn modify(&mut self, sel: &Selector, key: Key, c: &Kevent) -> io::Result<()> {
+    fn modify(&mut self, sel: &Inner, key: Key, c: &Kevent) -> io::Result<()> {
         let flags = c.flags;
         if flags & EV_DELETE != 0 {
             self.delete(sel, key);
@@ -463,6 +602,19 @@ impl State {
                 kn.sfflags = c.fflags;
                 kn.sdata = c.data;
             }
+            Source::Vnode => {
+                kn.sfflags = c.fflags;
+                kn.sdata = c.data;
+                let fd = kn.kev.ident;
+                let wd = self
+                    .fds
+                    .get(fd)
+                    .and_then(Option::as_ref)
+                    .map_or(-1, |s| s.wd);
+                if let (Some(ino), true) = (self.inotify.as_ref(), wd >= 0) {
+                    ino.extend(fd, c.fflags)?;
+                }
+            }
             _ => {
                 kn.sfflags = c.fflags;
                 kn.sdata = c.data;
@@ -495,7 +647,7 @@ impl State {
         }
     }
 
-    fn register_fd(&mut self, sel: &Selector, c: &Kevent) -> io::Result<()> {
+    fn register_fd(&mut self, sel: &Inner, c: &Kevent) -> io::Result<()> {
         let fd = c.ident;
         if RawFd::try_from(fd).is_err() {
             return Err(errno(libc::EBADF));
@@ -528,24 +680,40 @@ impl State {
         }
         if c.filter == EVFILT_WRITE && matches!(slot.kind, FdKind::Pipe { .. }) {
             // FreeBSD refuses WRITE on a pipe whose reader is gone.
-            let mut p = libc::pollfd { fd: fd as RawFd, events: libc::POLLOUT, revents: 0 };
+            let mut p = libc::pollfd {
+                fd: fd as RawFd,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd.
             if unsafe { libc::poll(&mut p, 1, 0) } == 1 && p.revents & libc::POLLERR != 0 {
                 self.drop_slot_if_empty(sel, fd);
                 return Err(errno(libc::EPIPE));
             }
         }
-        if c.filter == EVFILT_READ && matches!(slot.kind, FdKind::Kqueue(_)) && fd as RawFd == sel.epfd.as_raw_fd() {
+        if c.filter == EVFILT_READ
+            && matches!(slot.kind, FdKind::Kqueue(_))
+            && fd as RawFd == sel.epfd.as_raw_fd()
+        {
             self.drop_slot_if_empty(sel, fd);
             return Err(errno(libc::EINVAL));
         }
         if is_file && (c.filter == EVFILT_VNODE || c.filter == EVFILT_READ) {
             if self.inotify.is_none() {
                 let ino = Inotify::new()?;
-                epoll_add(sel.epfd.as_raw_fd(), ino.fd.as_raw_fd(), libc::EPOLLIN as u32, TOKEN_INOTIFY)?;
+                epoll_add(
+                    sel.epfd.as_raw_fd(),
+                    ino.fd.as_raw_fd(),
+                    libc::EPOLLIN as u32,
+                    TOKEN_INOTIFY,
+                )?;
                 self.inotify = Some(ino);
             }
-            let wd = self.inotify.as_mut().map(|i| i.watch(fd, c.fflags, &st)).transpose();
+            let wd = self
+                .inotify
+                .as_mut()
+                .map(|i| i.watch(fd, c.fflags, &st))
+                .transpose();
             match wd {
                 Ok(Some(wd)) => self.fds[fd].as_mut().map(|s| s.wd = wd),
                 Ok(None) => None,
@@ -556,7 +724,15 @@ impl State {
             };
         }
         let generation = self.table.next_gen();
-        let mut kn = Knote::new(stored(c), generation, if c.filter == EVFILT_VNODE { Source::Vnode } else { Source::Fd });
+        let mut kn = Knote::new(
+            stored(c),
+            generation,
+            if c.filter == EVFILT_VNODE {
+                Source::Vnode
+            } else {
+                Source::Fd
+            },
+        );
         kn.sfflags = c.fflags;
         kn.sdata = c.data;
         kn.kev.fflags = 0;
@@ -585,7 +761,7 @@ impl State {
 
     /// Returns `Some(())` if a live slot for `fd` names the same file, dropping a slot that
     /// belongs to a closed descriptor. `EBADF` if `fd` is not open.
-    fn slot_for(&mut self, sel: &Selector, fd: usize) -> io::Result<Option<()>> {
+    fn slot_for(&mut self, sel: &Inner, fd: usize) -> io::Result<Option<()>> {
         let seq = self.seq;
         let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
             // Validate the descriptor (EBADF precedes ENOENT).
@@ -595,7 +771,30 @@ impl State {
         if slot.checked == seq {
             return Ok(Some(()));
         }
-        match slot.same_file(fd) {
+        let same = if slot.in_epoll {
+            // epoll keys registrations by open file, so MOD of ours succeeds exactly when
+            // the fd still names the file we registered (a FIFO or tty reopened on the same
+            // number has the same inode but a new open file). Like FreeBSD's re-evaluation
+            // on modify, it re-reports a condition that holds.
+            let mut ev = libc::epoll_event {
+                events: slot.interest,
+                u64: (u64::from(slot.generation) << 32) | fd as u64,
+            };
+            // SAFETY: `ev` is a valid epoll_event.
+            match syscall!(epoll_ctl(
+                sel.epfd.as_raw_fd(),
+                libc::EPOLL_CTL_MOD,
+                fd as RawFd,
+                &mut ev
+            )) {
+                Ok(_) => Ok(true),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+                Err(e) => Err(e),
+            }
+        } else {
+            slot.same_file(fd)
+        };
+        match same {
             Ok(true) => {
                 slot.checked = seq;
                 Ok(Some(()))
@@ -611,8 +810,10 @@ impl State {
         }
     }
 
-    fn new_slot(&mut self, sel: &Selector, fd: usize, st: &libc::stat) -> io::Result<()> {
-        let kind = fd::classify(st, super::lookup_kqueue(fd as RawFd));
+    fn new_slot(&mut self, sel: &Inner, fd: usize, st: &libc::stat) -> io::Result<()> {
+        let mut kind = fd::classify(st, super::lookup_kqueue(fd as RawFd));
+        fd::refine(&mut kind, fd as RawFd);
+        // Knotes own their pidfds and the inotify descriptor: dropping the state closes them.
         let generation = self.table.next_gen();
         let slot = FdSlot {
             read: None,
@@ -631,6 +832,7 @@ impl State {
             rdhup: false,
             hup: false,
             so_error: 0,
+            kq_activity: 0,
         };
         let _ = sel;
         if self.fds.len() <= fd {
@@ -642,7 +844,7 @@ impl State {
 
     /// Drops every knote of a slot whose descriptor was closed (no epoll call: the
     /// registration died with the file, or names a file we no longer track).
-    fn purge_slot(&mut self, sel: &Selector, fd: usize) {
+    fn purge_slot(&mut self, sel: &Inner, fd: usize) {
         if let Some(slot) = self.fds.get_mut(fd).and_then(Option::take) {
             for key in [slot.read, slot.write, slot.vnode].into_iter().flatten() {
                 self.table.unlink(key);
@@ -660,8 +862,10 @@ impl State {
     /// Makes the fd's epoll interest the union of its knotes' directions: input for a READ
     /// knote, output for a WRITE knote, hang-up always (so activation order stays epoll's,
     /// and a READ-only fd does not wake the kqueue each time it becomes writable).
-    fn update_interest(&mut self, sel: &Selector, fd: usize) -> io::Result<()> {
-        let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else { return Ok(()) };
+    fn update_interest(&mut self, sel: &Inner, fd: usize) -> io::Result<()> {
+        let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
+            return Ok(());
+        };
         if matches!(slot.kind, FdKind::File | FdKind::NoPoll) {
             return Ok(());
         }
@@ -675,8 +879,15 @@ impl State {
         if slot.in_epoll && want == slot.interest {
             return Ok(());
         }
-        let mut ev = libc::epoll_event { events: want, u64: (u64::from(slot.generation) << 32) | fd as u64 };
-        let op = if slot.in_epoll { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
+        let mut ev = libc::epoll_event {
+            events: want,
+            u64: (u64::from(slot.generation) << 32) | fd as u64,
+        };
+        let op = if slot.in_epoll {
+            libc::EPOLL_CTL_MOD
+        } else {
+            libc::EPOLL_CTL_ADD
+        };
         // SAFETY: `ev` is a valid epoll_event.
         match syscall!(epoll_ctl(sel.epfd.as_raw_fd(), op, fd as RawFd, &mut ev)) {
             Ok(_) => {
@@ -693,8 +904,10 @@ impl State {
         }
     }
 
-    fn drop_slot_if_empty(&mut self, sel: &Selector, fd: usize) {
-        let Some(slot) = self.fds.get(fd).and_then(Option::as_ref) else { return };
+    fn drop_slot_if_empty(&mut self, sel: &Inner, fd: usize) {
+        let Some(slot) = self.fds.get(fd).and_then(Option::as_ref) else {
+            return;
+        };
         if !slot.is_empty() {
             if let Err(_e) = self.update_interest(sel, fd) {
                 // The descriptor was closed under us; the next change on it drops the slot.
@@ -704,7 +917,14 @@ impl State {
         if slot.in_epoll {
             // SAFETY: removing our own registration; ENOENT/EBADF (the file is gone) are
             // harmless and ignored.
-            unsafe { libc::epoll_ctl(sel.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd as RawFd, ptr::null_mut()) };
+            unsafe {
+                libc::epoll_ctl(
+                    sel.epfd.as_raw_fd(),
+                    libc::EPOLL_CTL_DEL,
+                    fd as RawFd,
+                    ptr::null_mut(),
+                )
+            };
         }
         if slot.wd >= 0 {
             if let Some(ino) = self.inotify.as_mut() {
@@ -714,7 +934,7 @@ impl State {
         self.fds[fd] = None;
     }
 
-    fn register_id(&mut self, sel: &Selector, c: &Kevent) -> io::Result<()> {
+    fn register_id(&mut self, sel: &Inner, c: &Kevent) -> io::Result<()> {
         if let Some(&key) = self.table.ids.get(&(c.ident, c.filter)) {
             return self.modify(sel, key, c);
         }
@@ -729,16 +949,26 @@ impl State {
             EVFILT_PROC => {
                 check_proc_fflags(c.fflags)?;
                 kev.flags |= EV_CLEAR;
-                Source::Proc { pidfd: super::proc::open(c.ident)?, exited: false }
+                Source::Proc {
+                    pidfd: super::proc::open(c.ident)?,
+                    exited: false,
+                }
             }
             EVFILT_SIGNAL => {
                 let notify = signal::watch(c.ident)?;
                 if !self.signal_watch {
-                    epoll_add(sel.epfd.as_raw_fd(), notify, (libc::EPOLLIN | libc::EPOLLET) as u32, TOKEN_SIGNAL)?;
+                    epoll_add(
+                        sel.epfd.as_raw_fd(),
+                        notify,
+                        (libc::EPOLLIN | libc::EPOLLET) as u32,
+                        TOKEN_SIGNAL,
+                    )?;
                     self.signal_watch = true;
                 }
                 kev.flags |= EV_CLEAR;
-                Source::Signal { seen: signal::count(c.ident) }
+                Source::Signal {
+                    seen: signal::count(c.ident),
+                }
             }
             EVFILT_TIMER => {
                 // Validate before creating anything.
@@ -748,11 +978,17 @@ impl State {
                 }
                 Source::Timer(TimerState::default())
             }
-            _ => Source::User { triggered: c.fflags & NOTE_TRIGGER != 0 },
+            _ => Source::User {
+                triggered: c.fflags & NOTE_TRIGGER != 0,
+            },
         };
         let mut kn = Knote::new(kev, generation, src);
         kn.sdata = c.data;
-        kn.sfflags = if c.filter == EVFILT_USER { c.fflags & NOTE_FFLAGSMASK } else { c.fflags };
+        kn.sfflags = if c.filter == EVFILT_USER {
+            c.fflags & NOTE_FFLAGSMASK
+        } else {
+            c.fflags
+        };
         if c.flags & EV_DISABLE != 0 {
             kn.status |= DISABLED;
         }
@@ -761,9 +997,16 @@ impl State {
         match c.filter {
             EVFILT_PROC => {
                 let kn = &self.table.slab[key];
-                let Source::Proc { pidfd, .. } = &kn.src else { unreachable!() };
+                let Source::Proc { pidfd, .. } = &kn.src else {
+                    unreachable!()
+                };
                 let token = PROC_BIT | (u64::from(generation) << 32) | key as u64;
-                if let Err(e) = epoll_add(sel.epfd.as_raw_fd(), pidfd.as_raw_fd(), libc::EPOLLIN as u32, token) {
+                if let Err(e) = epoll_add(
+                    sel.epfd.as_raw_fd(),
+                    pidfd.as_raw_fd(),
+                    libc::EPOLLIN as u32,
+                    token,
+                ) {
                     self.remove(key);
                     return Err(e);
                 }
@@ -787,12 +1030,15 @@ impl State {
         if fflags & NOTE_ABSOLUTE == 0 {
             kn.kev.flags |= EV_CLEAR;
         }
-        let Source::Timer(t) = &mut kn.src else { return Ok(()) };
-        let was_armed = t.tgen != 0;
+        let Source::Timer(t) = &mut kn.src else {
+            return Ok(());
+        };
+        let was_armed = t.armed;
         t.tgen = t.tgen.wrapping_add(1).max(1);
         t.period = spec.period;
         t.count = 0;
         t.fired_abs = false;
+        t.armed = true;
         let tgen = t.tgen;
         kn.status &= !ACTIVE;
         self.table.unlink(key);
@@ -806,16 +1052,21 @@ impl State {
     /// Fires every timer whose deadline has passed.
     fn expire_timers(&mut self, now: u64) {
         while let Some((deadline, key, tgen)) = self.timers.pop_expired(now) {
-            let Some(kn) = self.table.slab.get_mut(key) else { continue };
-            let Source::Timer(t) = &mut kn.src else { continue };
+            let Some(kn) = self.table.slab.get_mut(key) else {
+                continue;
+            };
+            let Source::Timer(t) = &mut kn.src else {
+                continue;
+            };
             if t.tgen != tgen {
                 continue;
             }
             self.timers.popped_live();
-            if t.period > 0 {
-                let missed = (now - deadline) / t.period;
+            t.armed = false;
+            if let Some(missed) = (now - deadline).checked_div(t.period) {
                 t.count += 1 + missed;
                 let next = deadline.saturating_add((1 + missed).saturating_mul(t.period));
+                t.armed = true;
                 self.timers.push(next, key, tgen);
             } else if kn.sfflags & NOTE_ABSOLUTE != 0 && kn.kev.flags & EV_ONESHOT == 0 {
                 t.fired_abs = true;
@@ -826,7 +1077,9 @@ impl State {
             self.table.activate(key);
         }
         let slab = &self.table.slab;
-        self.timers.compact(|k, g| matches!(slab.get(k).map(|kn| &kn.src), Some(Source::Timer(t)) if t.tgen == g));
+        self.timers.compact(
+            |k, g| matches!(slab.get(k).map(|kn| &kn.src), Some(Source::Timer(t)) if t.tgen == g),
+        );
     }
 
     fn signal_hint(&mut self) {
@@ -842,7 +1095,9 @@ impl State {
     }
 
     fn proc_hint(&mut self, key: Key, generation: u32) {
-        let Some(kn) = self.table.slab.get(key) else { return };
+        let Some(kn) = self.table.slab.get(key) else {
+            return;
+        };
         if kn.generation != generation || !matches!(kn.src, Source::Proc { .. }) {
             return;
         }
@@ -853,7 +1108,9 @@ impl State {
     /// status is not available yet (a non-child that its parent has not reaped).
     fn proc_exit(&mut self, key: Key) {
         let kn = &mut self.table.slab[key];
-        let Source::Proc { pidfd, exited } = &mut kn.src else { return };
+        let Source::Proc { pidfd, exited } = &mut kn.src else {
+            return;
+        };
         if *exited {
             return;
         }
@@ -884,7 +1141,10 @@ impl State {
         }
         let keys = std::mem::take(&mut self.proc_retry);
         for key in keys {
-            if matches!(self.table.slab.get(key).map(|k| &k.src), Some(Source::Proc { .. })) {
+            if matches!(
+                self.table.slab.get(key).map(|k| &k.src),
+                Some(Source::Proc { .. })
+            ) {
                 self.proc_exit(key);
             }
         }
@@ -892,14 +1152,26 @@ impl State {
 
     fn fd_hint(&mut self, fd: usize, generation: u32, events: u32) {
         let seq = self.seq;
-        let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else { return };
+        let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
+            return;
+        };
         if slot.generation != generation {
             return; // A registration of a file this slot no longer tracks.
         }
         slot.note_hint(fd as RawFd, events, seq);
+        if let FdKind::Kqueue(other) = &slot.kind {
+            // The watched kqueue's descriptor also becomes readable when it merely re-signals
+            // its pending state; only a new activation there is activity for this knote.
+            let activity = other.upgrade().map_or(u64::MAX, |o| o.peek_activity());
+            if activity == slot.kq_activity {
+                return;
+            }
+            slot.kq_activity = activity;
+        }
         let (read, write) = (slot.read, slot.write);
         let any_err = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
-        let read = read.filter(|_| events & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 || any_err);
+        let read =
+            read.filter(|_| events & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 || any_err);
         let write = write.filter(|_| events & libc::EPOLLOUT as u32 != 0 || any_err);
         for key in [read, write].into_iter().flatten() {
             if self.table.slab[key].kev.flags & EV_ONESHOT != 0 {
@@ -923,7 +1195,9 @@ impl State {
         match &mut kn.src {
             Source::Fd => {
                 let fd = kn.kev.ident;
-                let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else { return Ok(false) };
+                let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
+                    return Ok(false);
+                };
                 let fresh = slot.hint_seq == seq;
                 if !fresh && slot.checked != seq {
                     if !slot.same_file(fd)? {
@@ -995,14 +1269,20 @@ impl State {
         let mut budget = self.table.queued();
         while budget > 0 && n < max {
             budget -= 1;
-            let Some(key) = self.table.pop_front() else { break };
+            let Some(key) = self.table.pop_front() else {
+                break;
+            };
             let status = self.table.slab[key].status;
             if status & DISABLED != 0 {
                 continue;
             }
             let oneshot = self.table.slab[key].kev.flags & EV_ONESHOT != 0;
             // A oneshot knote is copied out as it was when activated (FreeBSD, OpenBSD).
-            let ready = if oneshot { Ok(true) } else { self.evaluate(key) };
+            let ready = if oneshot {
+                Ok(true)
+            } else {
+                self.evaluate(key)
+            };
             let ready = match ready {
                 Ok(r) => r,
                 Err(_) => {
@@ -1026,7 +1306,9 @@ impl State {
             let kn = &mut self.table.slab[key];
             let flags = kn.kev.flags;
             if flags & (EV_CLEAR | EV_DISPATCH) != 0 {
-                if flags & EV_CLEAR != 0 && !matches!(kn.src, Source::Timer(_) | Source::User { .. }) {
+                if flags & EV_CLEAR != 0
+                    && !matches!(kn.src, Source::Timer(_) | Source::User { .. })
+                {
                     kn.kev.data = 0;
                     kn.kev.fflags = 0;
                 }
@@ -1042,25 +1324,30 @@ impl State {
     }
 
     /// EV_DELETE: removes a knote and releases what only it used.
-    fn delete(&mut self, sel: &Selector, key: Key) {
-        let (ident, filter) = (self.table.slab[key].kev.ident, self.table.slab[key].kev.filter);
+    fn delete(&mut self, sel: &Inner, key: Key) {
+        let ident = self.table.slab[key].kev.ident;
+        let fd_knote = matches!(self.table.slab[key].src, Source::Fd | Source::Vnode);
         self.remove(key);
-        if matches!(filter, EVFILT_READ | EVFILT_WRITE | EVFILT_VNODE) {
-            if filter == EVFILT_VNODE || filter == EVFILT_READ {
-                // The inotify watch of a file is shared by its READ and VNODE knotes.
-                let unwatch = self.fds.get(ident).and_then(Option::as_ref).is_some_and(|s| s.read.is_none() && s.vnode.is_none() && s.wd >= 0);
-                if unwatch {
-                    let wd = self.fds[ident].as_ref().map_or(-1, |s| s.wd);
-                    if let Some(ino) = self.inotify.as_mut() {
-                        ino.unwatch(wd, ident);
-                    }
-                    if let Some(s) = self.fds[ident].as_mut() {
-                        s.wd = -1;
-                    }
-                }
-            }
-            self.drop_slot_if_empty(sel, ident);
+        if fd_knote {
+            self.dirty.retain(|f| *f != ident);
+            self.release_fd(sel, ident);
         }
+    }
+
+    /// After a knote of `fd` went away: drops the inotify watch if no READ or VNODE knote
+    /// uses it, shrinks the epoll interest, and frees the slot when it is empty.
+    fn release_fd(&mut self, sel: &Inner, fd: usize) {
+        let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
+            return;
+        };
+        if slot.read.is_none() && slot.vnode.is_none() && slot.wd >= 0 {
+            // The inotify watch of a file is shared by its READ and VNODE knotes.
+            if let Some(ino) = self.inotify.as_mut() {
+                ino.unwatch(slot.wd, fd);
+            }
+            slot.wd = -1;
+        }
+        self.drop_slot_if_empty(sel, fd);
     }
 
     /// Unlinks and frees a knote and its index entry (the fd slot stays; see `delete`).
@@ -1070,6 +1357,9 @@ impl State {
         let (ident, filter) = (kn.kev.ident, kn.kev.filter);
         match kn.src {
             Source::Fd | Source::Vnode => {
+                // Its epoll interest or inotify watch is brought up to date at the end of
+                // the call (`finish`), where the selector is at hand.
+                self.dirty.push(ident);
                 if let Some(s) = self.fds.get_mut(ident).and_then(Option::as_mut) {
                     if s.read == Some(key) {
                         s.read = None;
@@ -1082,7 +1372,7 @@ impl State {
             }
             Source::Timer(t) => {
                 self.table.ids.remove(&(ident, filter));
-                if t.tgen != 0 && (t.period > 0 || t.count == 0 && !t.fired_abs) {
+                if t.armed {
                     self.timers.forget_one();
                 }
             }

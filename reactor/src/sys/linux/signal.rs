@@ -124,5 +124,8 @@ extern "C" fn handler(signo: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
 
 /// Signals whose default action is to do nothing.
 fn default_is_ignore(signo: libc::c_int) -> bool {
-    matches!(signo, libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT)
+    matches!(
+        signo,
+        libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT
+    )
 }

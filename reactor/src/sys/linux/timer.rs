@@ -23,6 +23,8 @@ pub(crate) struct TimerState {
     pub(crate) count: u64,
     /// An absolute timer that expired: level-active until deleted.
     pub(crate) fired_abs: bool,
+    /// A live entry for this timer is in the heap.
+    pub(crate) armed: bool,
 }
 
 /// The parsed form of a timer change.
@@ -54,19 +56,30 @@ pub(crate) fn parse(data: Data, fflags: u32, oneshot: bool, now: u64) -> io::Res
         // clock are not followed.
         let real = clock(libc::CLOCK_REALTIME);
         let deadline = now.saturating_add(value.saturating_sub(real));
-        return Ok(Spec { deadline, period: 0 });
+        return Ok(Spec {
+            deadline,
+            period: 0,
+        });
     }
     let value = if value == 0 && !oneshot { unit } else { value };
-    Ok(Spec { deadline: now.saturating_add(value), period: if oneshot { 0 } else { value } })
+    Ok(Spec {
+        deadline: now.saturating_add(value),
+        period: if oneshot { 0 } else { value },
+    })
 }
 
 /// Reads a clock in nanoseconds.
 pub(crate) fn clock(id: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC and CLOCK_REALTIME always
     // exist, so the call cannot fail.
     unsafe { libc::clock_gettime(id, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 /// Monotonic now, in nanoseconds.
@@ -119,7 +132,10 @@ impl Timers {
     pub(crate) fn compact(&mut self, is_live: impl Fn(Key, u32) -> bool) {
         if self.heap.len() > 2 * self.live + 1024 {
             let entries = std::mem::take(&mut self.heap).into_vec();
-            self.heap = entries.into_iter().filter(|Reverse((_, k, g))| is_live(*k, *g)).collect();
+            self.heap = entries
+                .into_iter()
+                .filter(|Reverse((_, k, g))| is_live(*k, *g))
+                .collect();
             self.live = self.heap.len();
         }
     }

@@ -75,7 +75,10 @@ impl Inotify {
     pub(super) fn new() -> io::Result<Inotify> {
         let fd = syscall!(inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK))?;
         // SAFETY: the kernel just returned this descriptor; nobody else owns it.
-        Ok(Inotify { fd: unsafe { OwnedFd::from_raw_fd(fd) }, watches: HashMap::new() })
+        Ok(Inotify {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            watches: HashMap::new(),
+        })
     }
 
     /// Watches the file of `fd` for a knote with input fflags `sfflags`; returns the wd.
@@ -96,6 +99,17 @@ impl Inotify {
             w.fds.push(fd);
         }
         Ok(wd)
+    }
+
+    /// Adds the inotify events a modified knote now asks for to the watch of `fd`.
+    pub(super) fn extend(&self, fd: usize, sfflags: u32) -> io::Result<()> {
+        let path = format!("/proc/self/fd/{fd}\0");
+        syscall!(inotify_add_watch(
+            self.fd.as_raw_fd(),
+            path.as_ptr().cast(),
+            mask_for(sfflags) | libc::IN_MASK_ADD
+        ))
+        .map(drop)
     }
 
     /// Stops using watch `wd` for `fd`; removes the watch when no fd uses it.
@@ -189,12 +203,20 @@ fn hint_for(w: &mut Watch, mask: u32, named: bool, paired_move: bool) -> u32 {
 impl State {
     /// Reads every queued inotify event and turns it into knote activity.
     pub(super) fn read_inotify(&mut self) {
-        let Some(ino) = self.inotify.as_mut() else { return };
+        let Some(ino) = self.inotify.as_mut() else {
+            return;
+        };
         let mut buf = [0u64; 1024]; // 8 KiB, aligned for inotify_event
         let mut hints: Vec<(i32, u32)> = Vec::new();
         loop {
             // SAFETY: `buf` is valid for writes of its size.
-            let n = unsafe { libc::read(ino.fd.as_raw_fd(), buf.as_mut_ptr().cast(), size_of_val(&buf)) };
+            let n = unsafe {
+                libc::read(
+                    ino.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    size_of_val(&buf),
+                )
+            };
             if n <= 0 {
                 // EAGAIN: drained. Any other error leaves the rest for the next hint.
                 break;
@@ -206,7 +228,8 @@ impl State {
             let mut off = 0;
             while off + size_of::<libc::inotify_event>() <= bytes {
                 // SAFETY: a whole header lies at `off`; read_unaligned needs no alignment.
-                let ev: libc::inotify_event = unsafe { std::ptr::read_unaligned(raw[off..].as_ptr().cast()) };
+                let ev: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(raw[off..].as_ptr().cast()) };
                 events.push((ev.wd, ev.mask, ev.cookie, ev.len > 0));
                 off += size_of::<libc::inotify_event>() + ev.len as usize;
             }
@@ -215,12 +238,17 @@ impl State {
                     hints.push((-1, NOTE_WRITE | NOTE_ATTRIB));
                     continue;
                 }
-                let Some(w) = ino.watches.get_mut(&wd) else { continue };
+                let Some(w) = ino.watches.get_mut(&wd) else {
+                    continue;
+                };
                 // A rename within one directory is a MOVED_FROM/MOVED_TO pair with one
                 // cookie on the same watch.
                 let paired = mask & (libc::IN_MOVED_FROM | libc::IN_MOVED_TO) != 0
                     && events.iter().enumerate().any(|(j, &(w2, m2, c2, _))| {
-                        j != i && w2 == wd && c2 == cookie && m2 & (libc::IN_MOVED_FROM | libc::IN_MOVED_TO) != 0
+                        j != i
+                            && w2 == wd
+                            && c2 == cookie
+                            && m2 & (libc::IN_MOVED_FROM | libc::IN_MOVED_TO) != 0
                     });
                 let h = hint_for(w, mask, named, paired);
                 if h != 0 {
@@ -233,7 +261,12 @@ impl State {
         }
         for (wd, hint) in hints {
             let fds: Vec<usize> = if wd < 0 {
-                self.fds.iter().enumerate().filter(|(_, s)| s.as_ref().is_some_and(|s| s.wd >= 0)).map(|(i, _)| i).collect()
+                self.fds
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.as_ref().is_some_and(|s| s.wd >= 0))
+                    .map(|(i, _)| i)
+                    .collect()
             } else {
                 match self.inotify.as_ref().and_then(|i| i.watches.get(&wd)) {
                     Some(w) => w.fds.clone(),
@@ -247,12 +280,19 @@ impl State {
     }
 
     fn fds_with_wd(&self, wd: i32) -> Vec<usize> {
-        self.fds.iter().enumerate().filter(|(_, s)| s.as_ref().is_some_and(|s| s.wd == wd)).map(|(i, _)| i).collect()
+        self.fds
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.as_ref().is_some_and(|s| s.wd == wd))
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Delivers one hint to the VNODE knote and the READ knote of `fd`.
     fn vnode_hint(&mut self, fd: usize, hint: u32) {
-        let Some(slot) = self.fds.get(fd).and_then(Option::as_ref) else { return };
+        let Some(slot) = self.fds.get(fd).and_then(Option::as_ref) else {
+            return;
+        };
         let (vnode, read) = (slot.vnode, slot.read);
         if let Some(key) = vnode {
             let kn = &mut self.table.slab[key];
