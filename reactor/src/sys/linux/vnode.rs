@@ -75,8 +75,9 @@ impl Inotify {
     pub(super) fn new() -> io::Result<Inotify> {
         let fd = syscall!(inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK))?;
         // SAFETY: the kernel just returned this descriptor; nobody else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Inotify {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            fd,
             watches: HashMap::new(),
         })
     }
