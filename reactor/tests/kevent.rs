@@ -492,3 +492,24 @@ fn k17_concurrent_modify_while_scanning() {
     assert_eq!(evs.len(), 1, "{evs:?}");
     assert_eq!(evs[0].udata as usize, ROUNDS);
 }
+
+/// Bad input: a changelist written with another platform's constants gets an `EV_ERROR`
+/// entry per change with the errno FreeBSD gives an unknown or null filter; nothing panics.
+#[test]
+fn foreign_platform_values_get_errors() {
+    let kq = Kqueue::new().unwrap();
+    let cases: [(i16, i32); 5] = [
+        (-10, libc::ENXIO),  // macOS/OpenBSD EVFILT_USER: EVFILT_LIO here (a null filter)
+        (-8, libc::EINVAL),  // FreeBSD EVFILT_PROCDESC / macOS EVFILT_MACHPORT
+        (-14, libc::EINVAL), // FreeBSD EVFILT_JAIL
+        (5, libc::EINVAL),   // NetBSD's 0-based EVFILT_SIGNAL
+        (i16::MIN, libc::EINVAL),
+    ];
+    for (filter, errno) in cases {
+        let got = change_errno(&kq, kev(1, filter, kq_reactor::EV_ADD, 0, 0));
+        assert_eq!(got, errno, "filter {filter}");
+    }
+    // NetBSD's EVFILT_READ is 0: FreeBSD (and kq) skip filter 0 silently (K09).
+    assert_eq!(change_errno(&kq, kev(0, 0, kq_reactor::EV_ADD, 0, 0)), 0);
+    assert_no_events(&kq);
+}

@@ -322,3 +322,68 @@ fn t08_bad_data_or_fflags_einval() {
         libc::EINVAL
     );
 }
+
+/// Scalability: 1,000,000 timers live at once without a descriptor each; the soonest of
+/// them fire, the rest are deleted, and nothing is left behind.
+#[test]
+fn timers_million_without_an_fd_each() {
+    const N: usize = 1_000_000;
+    let kq = kq_reactor::Kqueue::new().unwrap();
+    let fds_before = open_fds();
+    // 999,990 timers an hour away and 10 that fire in 1 ms, all in one changelist.
+    let mut changes: Vec<_> = (0..N)
+        .map(|i| {
+            let ms = if i < N - 10 { 3_600_000 } else { 1 };
+            kev(
+                i,
+                kq_reactor::EVFILT_TIMER,
+                kq_reactor::EV_ADD | kq_reactor::EV_ONESHOT,
+                0,
+                ms,
+            )
+        })
+        .collect();
+    apply(&kq, &changes);
+    // Other tests of this file run on parallel threads and open descriptors of their own,
+    // so allow a little slack; one descriptor per timer would be a million (and EMFILE).
+    let fds_after = open_fds();
+    assert!(
+        fds_after < fds_before + 64,
+        "a timer must not cost a descriptor: {fds_before} -> {fds_after}"
+    );
+    let mut fired = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fired.len() < 10 && Instant::now() < deadline {
+        fired.extend(
+            wait(&kq, 16, Duration::from_secs(5))
+                .into_iter()
+                .map(|e| e.ident),
+        );
+    }
+    fired.sort_unstable();
+    assert_eq!(
+        fired,
+        ((N - 10)..N).collect::<Vec<_>>(),
+        "exactly the 10 short timers fire"
+    );
+    for c in &mut changes[..N - 10] {
+        c.flags = kq_reactor::EV_DELETE;
+    }
+    apply(&kq, &changes[..N - 10]);
+    // Every knote is gone: deleting any of them again is ENOENT.
+    assert_eq!(
+        change_errno(
+            &kq,
+            kev(0, kq_reactor::EVFILT_TIMER, kq_reactor::EV_DELETE, 0, 0)
+        ),
+        libc::ENOENT
+    );
+    assert_eq!(
+        change_errno(
+            &kq,
+            kev(N - 1, kq_reactor::EVFILT_TIMER, kq_reactor::EV_DELETE, 0, 0)
+        ),
+        libc::ENOENT
+    );
+    assert_no_events(&kq);
+}
