@@ -65,6 +65,11 @@
 //!   children and the process's own handlers still run. A signal that every thread blocks
 //!   stays pending in the kernel and is counted when it is delivered. Ignored `SIGCHLD` is
 //!   not recorded, as on FreeBSD.
+//! - `SIGKILL` and `SIGSTOP` cannot be caught, so a SIGNAL knote for them fails with
+//!   `EINVAL` (FreeBSD accepts the knote; it can never fire there either).
+//! - A watched directory removed with `rmdir` while kq holds its descriptor reports no
+//!   `NOTE_DELETE` (Linux sends nothing until the last descriptor is closed); removing the
+//!   last link of a watched file does report `NOTE_DELETE`.
 //! - Timers have no per-process limit (FreeBSD's `kern.kq_calloutmax` is 4096).
 //! - A `Kqueue` used in a child after `fork(2)` fails every call with `EBADF` (a kqueue is not
 //!   inherited) and never touches the parent's registrations.

@@ -1,3 +1,5 @@
+#![cfg(target_os = "linux")]
+
 //! Conformance tests for the `EV_*` flags: rows F01–F20 of the checklist in
 //! KQUEUE-SEMANTICS.md §1.8, plus the §3.3 extra cases about them (EV_RECEIPT paths, the
 //! error-entry layout, EV_FORCEONESHOT, EV_ADD not re-enabling).

@@ -1,3 +1,5 @@
+#![cfg(target_os = "linux")]
+
 //! Conformance tests for the `kevent` call itself: rows K01–K17 of the checklist in
 //! KQUEUE-SEMANTICS.md §1.8, plus the "concurrent modify vs scan" case of §3.3.
 //!

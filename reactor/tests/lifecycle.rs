@@ -1,3 +1,5 @@
+#![cfg(target_os = "linux")]
+
 //! Conformance tests for the life cycle of knotes and kqueues: rows L01–L03 of the
 //! checklist in KQUEUE-SEMANTICS.md §1.8 (with the close-vs-dup case of §3.3), and the fork
 //! rule of §1.7 (P06) as the `# Portability` section of `kq_reactor` states it for Linux.

@@ -1,3 +1,5 @@
+#![cfg(target_os = "linux")]
+
 //! Conformance tests for `EVFILT_PROC` (checklist rows P01–P06) with real child processes.
 //!
 //! Children are made with `fork()` and leave with `_exit()` without touching anything but

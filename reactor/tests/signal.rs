@@ -1,3 +1,5 @@
+#![cfg(target_os = "linux")]
+
 //! Conformance tests for `EVFILT_SIGNAL` (checklist rows S01–S04 and extras).
 //!
 //! Signal knotes are process-wide and the tests of this file run on parallel threads of one

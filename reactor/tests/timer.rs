@@ -1,3 +1,5 @@
+#![cfg(target_os = "linux")]
+
 //! Conformance tests for `EVFILT_TIMER`: rows T01–T08 of the checklist in
 //! KQUEUE-SEMANTICS.md §1.8, plus the §3.3 timer validation cases.
 //!

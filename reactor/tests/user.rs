@@ -1,3 +1,5 @@
+#![cfg(target_os = "linux")]
+
 //! Conformance tests for `EVFILT_USER`: rows U01–U05 of the checklist in
 //! KQUEUE-SEMANTICS.md §1.8, plus the §3.3 extra cases (NOTE_FFAND/NOTE_FFOR/NOTE_FFCOPY,
 //! `data` passed through).
