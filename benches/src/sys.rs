@@ -94,9 +94,8 @@ impl Epoll {
         // SAFETY: plain syscall with a flag argument.
         let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: a fresh descriptor that nothing else owns.
-        Ok(Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Epoll { fd })
     }
 
     /// `EPOLL_CTL_ADD` of `fd` with `events`, reported with `token`.

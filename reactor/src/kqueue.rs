@@ -25,9 +25,12 @@ impl Kqueue {
     ///
     /// The OS errors of creating its descriptors (`EMFILE`, `ENFILE`, `ENOMEM`).
     pub fn new() -> io::Result<Kqueue> {
-        Ok(Kqueue {
-            selector: sys::Selector::new()?,
-        })
+        Builder::new().build()
+    }
+
+    /// A builder for a kqueue with options.
+    pub fn builder() -> Builder {
+        Builder::new()
     }
 
     /// Applies `changes` in order, then collects up to `events.len()` pending events, waiting
@@ -120,6 +123,55 @@ impl Kqueue {
             self.selector
                 .kevent(changes, nchanges, events, nevents, timeout)
         }
+    }
+}
+
+/// Builds a [`Kqueue`] with options.
+///
+/// # Examples
+///
+/// ```
+/// let kq = kq_reactor::Kqueue::builder().edge_data(false).build()?;
+/// # drop(kq);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    opts: sys::Options,
+}
+
+impl Builder {
+    /// The default options: exactly `kevent(2)`.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Whether edge-triggered (`EV_CLEAR`) `EVFILT_READ`/`EVFILT_WRITE` events on sockets,
+    /// pipes and other pollable descriptors compute `data` (default: `true`).
+    ///
+    /// With `false`, such an event that the kernel has just reported is delivered from that
+    /// report alone, with `data` 0 and `EV_EOF`/`fflags` as usual, and costs no system call
+    /// beyond the wait. That is what a runtime wants: it reads until `EWOULDBLOCK` and never
+    /// looks at `data`. Level-triggered knotes, `NOTE_LOWAT`, files, kqueues and every other
+    /// filter are unchanged.
+    ///
+    /// # Portability
+    ///
+    /// On BSD and macOS the kernel computes `data` for free and this option changes nothing.
+    pub fn edge_data(mut self, on: bool) -> Builder {
+        self.opts.edge_data = on;
+        self
+    }
+
+    /// Creates the kqueue.
+    ///
+    /// # Errors
+    ///
+    /// The OS errors of creating its descriptors (`EMFILE`, `ENFILE`, `ENOMEM`).
+    pub fn build(self) -> io::Result<Kqueue> {
+        Ok(Kqueue {
+            selector: sys::Selector::new(&self.opts)?,
+        })
     }
 }
 

@@ -81,5 +81,5 @@
 mod kqueue;
 mod sys;
 
-pub use kqueue::Kqueue;
+pub use kqueue::{Builder, Kqueue};
 pub use sys::abi::*;

@@ -563,3 +563,92 @@ fn read_wait_wakes_on_data() {
     assert_eq!(ev.data, 2, "{ev:?}");
     drop(t.join().unwrap());
 }
+
+/// `Builder::edge_data(false)`: an EV_CLEAR READ event straight from the kernel's report
+/// carries readiness and EOF but data 0; a level-triggered knote on the same kqueue still
+/// computes its data.
+#[test]
+fn edge_data_off_reports_readiness_and_eof_without_data() {
+    let kq = Kqueue::builder().edge_data(false).build().unwrap();
+    let (a, mut a_peer) = UnixStream::pair().unwrap();
+    let (b, mut b_peer) = UnixStream::pair().unwrap();
+    apply(
+        &kq,
+        &[
+            kev(
+                ident_of(&a),
+                kq_reactor::EVFILT_READ,
+                kq_reactor::EV_ADD | kq_reactor::EV_CLEAR,
+                0,
+                0,
+            ),
+            kev(
+                ident_of(&b),
+                kq_reactor::EVFILT_READ,
+                kq_reactor::EV_ADD,
+                0,
+                0,
+            ),
+        ],
+    );
+    a_peer.write_all(b"hello").unwrap();
+    b_peer.write_all(b"hello").unwrap();
+    let mut evs = wait(&kq, 8, LONG);
+    if evs.len() < 2 {
+        evs.extend(wait(&kq, 8, LONG));
+    }
+    evs.sort_by_key(|e| e.ident);
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    let (ea, eb) = if evs[0].ident == ident_of(&a) {
+        (evs[0], evs[1])
+    } else {
+        (evs[1], evs[0])
+    };
+    assert_eq!(
+        (ea.data, ea.flags & kq_reactor::EV_EOF),
+        (0, 0),
+        "edge event without data: {ea:?}"
+    );
+    assert_eq!(
+        eb.data, 5,
+        "a level-triggered knote still computes data: {eb:?}"
+    );
+    // Drain `a`, then close its peer: the edge event reports EOF.
+    let mut buf = [0u8; 16];
+    assert_eq!((&a).read(&mut buf).unwrap(), 5);
+    drop(a_peer);
+    let ev = wait(&kq, 8, LONG)
+        .into_iter()
+        .find(|e| e.ident == ident_of(&a))
+        .expect("EOF event for a");
+    assert_ne!(ev.flags & kq_reactor::EV_EOF, 0, "{ev:?}");
+}
+
+/// One call returns as many events as the caller has room for, even when that is more than
+/// the core takes from epoll in one go.
+#[test]
+fn one_call_returns_a_thousand_events() {
+    let kq = Kqueue::new().unwrap();
+    let pairs: Vec<(UnixStream, UnixStream)> =
+        (0..1000).map(|_| UnixStream::pair().unwrap()).collect();
+    let changes: Vec<_> = pairs
+        .iter()
+        .map(|(a, _)| {
+            kev(
+                ident_of(a),
+                kq_reactor::EVFILT_READ,
+                kq_reactor::EV_ADD | kq_reactor::EV_CLEAR,
+                0,
+                0,
+            )
+        })
+        .collect();
+    apply(&kq, &changes);
+    for (_, peer) in &pairs {
+        (&*peer).write_all(b"x").unwrap();
+    }
+    let evs = wait(&kq, 1024, LONG);
+    assert_eq!(evs.len(), 1000, "all ready sockets in one call");
+    assert!(evs.iter().all(|e| e.data == 1), "each has one byte");
+    assert_no_events(&kq);
+}

@@ -4,7 +4,7 @@
 //!
 //! - `abi`: the public [`Kevent`](crate::Kevent) layout and the `EVFILT_*`, `EV_*` and
 //!   `NOTE_*` constants with the platform's own values;
-//! - `Selector`: `new() -> io::Result<Selector>`; `unsafe fn kevent(&self, changes: *const
+//! - `Selector`: `new(&Options) -> io::Result<Selector>`; `unsafe fn kevent(&self, changes: *const
 //!   Kevent, nchanges: usize, events: *mut Kevent, nevents: usize, timeout:
 //!   Option<Duration>) -> io::Result<usize>` with the contract of
 //!   [`Kqueue::kevent_raw`](crate::Kqueue::kevent_raw); `fn as_raw_fd(&self) -> RawFd`
@@ -19,6 +19,18 @@ pub(crate) use linux::{Selector, abi};
 mod bsd;
 #[cfg(kq_bsd)]
 pub(crate) use bsd::{Selector, abi};
+
+/// Options a kqueue is built with (see [`Builder`](crate::Builder)).
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) edge_data: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { edge_data: true }
+    }
+}
 
 /// Runs a libc call and turns its `-1` into `io::Error::last_os_error()`.
 macro_rules! syscall {

@@ -54,7 +54,9 @@ pub(crate) struct Selector {
 
 impl Selector {
     /// Creates a kqueue.
-    pub(crate) fn new() -> io::Result<Selector> {
+    ///
+    /// `Options` change nothing here: the kernel computes every event's `data` anyway.
+    pub(crate) fn new(_opts: &crate::sys::Options) -> io::Result<Selector> {
         // `libc` offers neither FreeBSD's `kqueuex(KQUEUE_CLOEXEC)` nor a `kqueue1`, so the
         // flag is set afterwards. The window only matters to a concurrent `execve` of this
         // process: kqueue(2) is not inherited by `fork` children.

@@ -201,6 +201,38 @@ impl FdSlot {
         }
     }
 
+    /// The READ or WRITE filter of an edge-triggered knote taken from this call's epoll
+    /// hint alone, with no system call (and so `data` 0), for kqueues built with
+    /// `edge_data(false)`. `None` where the hint cannot tell (kqueues, files).
+    pub(super) fn eval_hinted(&self, is_read: bool) -> Option<Eval> {
+        let wrong_end = match self.kind {
+            FdKind::Pipe { accmode, .. } => {
+                accmode
+                    == if is_read {
+                        libc::O_WRONLY
+                    } else {
+                        libc::O_RDONLY
+                    }
+            }
+            FdKind::Socket { .. } | FdKind::Char | FdKind::Other => false,
+            _ => return None,
+        };
+        let mut ev = Eval::default();
+        if wrong_end {
+            return Some(ev);
+        }
+        let err = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
+        let want = if is_read {
+            (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 | err
+        } else {
+            libc::EPOLLOUT as u32 | err
+        };
+        ev.ready = self.hint & want != 0;
+        ev.eof = if is_read { self.rdhup } else { self.hup };
+        ev.fflags = self.so_error as u32;
+        Some(ev)
+    }
+
     /// Runs the READ filter. `fresh`: an epoll hint for input arrived in this call.
     pub(super) fn eval_read(
         &mut self,

@@ -94,6 +94,9 @@ pub(super) struct State {
     proc_retry: Vec<Key>,
     /// fds whose knotes changed outside `register` (a oneshot delivered, a closed fd).
     dirty: Vec<usize>,
+    /// Compute `data` for edge-triggered READ/WRITE events that come with a fresh hint
+    /// (`Builder::edge_data`).
+    pub(super) edge_data: bool,
     /// Call counter: identity checks and hints are "fresh" within one call.
     pub(super) seq: u64,
     signalled: bool,
@@ -104,8 +107,8 @@ pub(super) struct State {
 }
 
 impl Selector {
-    pub(crate) fn new() -> io::Result<Selector> {
-        let inner = Arc::new(Inner::new()?);
+    pub(crate) fn new(opts: &crate::sys::Options) -> io::Result<Selector> {
+        let inner = Arc::new(Inner::new(opts)?);
         super::register_kqueue(inner.epfd.as_raw_fd(), &inner);
         Ok(Selector(inner))
     }
@@ -139,7 +142,7 @@ impl Drop for Selector {
 }
 
 impl Inner {
-    fn new() -> io::Result<Inner> {
+    fn new(opts: &crate::sys::Options) -> io::Result<Inner> {
         static ATFORK: OnceLock<()> = OnceLock::new();
         ATFORK.get_or_init(|| {
             // SAFETY: registers a child handler that only touches an atomic.
@@ -163,6 +166,7 @@ impl Inner {
             state: Mutex::new(State {
                 poll_deadline: u64::MAX,
                 timerfd_armed: u64::MAX,
+                edge_data: opts.edge_data,
                 ..State::default()
             }),
             cv: Condvar::new(),
@@ -256,9 +260,15 @@ impl Inner {
         }
         let mut polled = false;
         loop {
-            let now = timer::now();
-            st.expire_timers(now);
-            st.retry_procs();
+            // The clock is read only when something is timed (vDSO, but on every call).
+            let timed = deadline.is_some()
+                || st.timers.next_deadline().is_some()
+                || !st.proc_retry.is_empty();
+            let now = if timed { timer::now() } else { 0 };
+            if timed {
+                st.expire_timers(now);
+                st.retry_procs();
+            }
             if !polled && st.table.queued() > 0 {
                 // Pending knotes could otherwise starve the kernel's hints.
                 self.harvest(&mut st, nevents)?;
@@ -270,13 +280,12 @@ impl Inner {
                 self.finish(&mut st);
                 return Ok(n);
             }
-            let now = timer::now();
             let mut until = deadline.unwrap_or(u64::MAX);
             if let Some(t) = st.timers.next_deadline() {
                 until = until.min(t);
             }
             if !st.proc_retry.is_empty() {
-                until = until.min(now + PROC_RETRY_NS);
+                until = until.min(now.saturating_add(PROC_RETRY_NS));
             }
             let expired = deadline.is_some_and(|d| now >= d);
             if expired && polled {
@@ -288,19 +297,22 @@ impl Inner {
                 polled = true;
                 continue;
             }
+            // `until` is MAX exactly when nothing is timed: wait without a timeout.
+            let wait = (until != u64::MAX).then(|| until - now);
             if st.polling {
                 st.cv_waiters += 1;
-                let wait = Duration::from_nanos(until - now);
-                st = self
-                    .cv
-                    .wait_timeout(st, wait)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|e| e.into_inner().0);
+                st = match wait {
+                    Some(ns) => self
+                        .cv
+                        .wait_timeout(st, Duration::from_nanos(ns))
+                        .map_or_else(|e| e.into_inner().0, |(g, _)| g),
+                    None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+                };
                 st.cv_waiters -= 1;
                 polled = false;
                 continue;
             }
-            match self.block(st, until - now, nevents) {
+            match self.block(st, until, wait, nevents) {
                 (guard, Ok(())) => st = guard,
                 (mut guard, Err(e)) if e.raw_os_error() == Some(libc::EINTR) => {
                     // A handler ran. Report what is pending, else EINTR (the changes stand).
@@ -320,25 +332,23 @@ impl Inner {
         }
     }
 
-    /// Blocks in epoll as the poller for at most `wait_ns`, then processes the hints.
+    /// Blocks in epoll as the poller until the monotonic time `until` (`wait` ns from now,
+    /// or forever when `None`), then processes the hints.
     fn block<'a>(
         &'a self,
         mut st: MutexGuard<'a, State>,
-        wait_ns: u64,
+        until: u64,
+        wait: Option<u64>,
         room: usize,
     ) -> (MutexGuard<'a, State>, io::Result<()>) {
         st.polling = true;
-        st.poll_deadline = timer::now().saturating_add(wait_ns);
+        st.poll_deadline = until;
         if st.signalled && st.table.queued() == 0 {
             self.reset_wake(&mut st);
         }
         drop(st);
         let mut buf = [libc::epoll_event { events: 0, u64: 0 }; HARVEST];
-        let res = epoll_wait(
-            self.epfd.as_raw_fd(),
-            &mut buf[..room.min(HARVEST)],
-            Some(wait_ns),
-        );
+        let res = epoll_wait(self.epfd.as_raw_fd(), &mut buf[..room.min(HARVEST)], wait);
         let mut st = self.lock();
         st.polling = false;
         st.poll_deadline = u64::MAX;
@@ -348,29 +358,42 @@ impl Inner {
         match res {
             Ok(n) => {
                 self.process_hints(&mut st, &buf[..n]);
+                if n == HARVEST && room > n {
+                    // More may be ready than one buffer holds: take what the caller has room for.
+                    if let Err(e) = self.harvest_more(&mut st, room - n) {
+                        return (st, Err(e));
+                    }
+                }
                 (st, Ok(()))
             }
             Err(e) => (st, Err(e)),
         }
     }
 
-    /// Takes the hints epoll has now, without waiting.
+    /// Takes the hints epoll has now, without waiting, up to `room` of them.
     fn harvest(&self, st: &mut State, room: usize) -> io::Result<()> {
+        self.harvest_more(st, room)
+    }
+
+    fn harvest_more(&self, st: &mut State, mut room: usize) -> io::Result<()> {
         let mut buf = [libc::epoll_event { events: 0, u64: 0 }; HARVEST];
-        match epoll_wait(
-            self.epfd.as_raw_fd(),
-            &mut buf[..room.min(HARVEST)],
-            Some(0),
-        ) {
-            Ok(n) => {
-                self.process_hints(st, &buf[..n]);
-                Ok(())
+        while room > 0 {
+            let chunk = room.min(HARVEST);
+            match epoll_wait(self.epfd.as_raw_fd(), &mut buf[..chunk], Some(0)) {
+                Ok(n) => {
+                    self.process_hints(st, &buf[..n]);
+                    if n < chunk {
+                        return Ok(());
+                    }
+                    room -= n;
+                }
+                // A handler ran during a zero-timeout poll: nothing was taken; the signal's
+                // own hint stays in the epoll set for the next harvest.
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => return Ok(()),
+                Err(e) => return Err(e),
             }
-            // A handler ran during a zero-timeout poll: nothing was taken; the signal's own
-            // hint stays in the epoll set for the next harvest.
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
-            Err(e) => Err(e),
         }
+        Ok(())
     }
 
     fn process_hints(&self, st: &mut State, hints: &[libc::epoll_event]) {
@@ -419,14 +442,20 @@ impl Inner {
     /// must recompute its deadline, and keep timers visible if the descriptor is watched.
     fn finish(&self, st: &mut State) {
         while let Some(fd) = st.dirty.pop() {
-            st.release_fd(self, fd);
+            // A closed descriptor's registration is already gone; its slot is dropped by
+            // the next change that names the fd.
+            let _ = st.release_fd(self, fd);
         }
         let pending = st.table.queued() > 0;
         let next = st.timers.next_deadline().unwrap_or(u64::MAX);
         let earlier = next < st.poll_deadline;
-        if pending || (st.polling && earlier) {
+        // Pending events must wake a blocked poller, and make the descriptor readable if
+        // anyone may watch it; otherwise the next call finds them in the queue anyway, and
+        // signalling would cost a write now and a read then.
+        let observable = st.polling || self.observed.load(Ordering::Relaxed);
+        if (pending && observable) || (st.polling && earlier) {
             self.signal_wake(st);
-        } else if st.signalled && !st.polling {
+        } else if st.signalled && !st.polling && !pending {
             self.reset_wake(st);
         }
         if st.cv_waiters > 0 && (pending || earlier) {
@@ -652,8 +681,13 @@ impl State {
         if RawFd::try_from(fd).is_err() {
             return Err(errno(libc::EBADF));
         }
-        let existing = self.slot_for(sel, fd)?;
-        let key = existing.and_then(|_| {
+        if c.flags & EV_DELETE != 0 {
+            if let Some(key) = self.epoll_knote(fd, c.filter) {
+                return self.delete_checked(sel, fd, key);
+            }
+        }
+        let (existing, stat) = self.slot_for(sel, fd)?;
+        let key = existing.then_some(()).and_then(|_| {
             let s = self.fds[fd].as_ref()?;
             match c.filter {
                 EVFILT_READ => s.read,
@@ -668,14 +702,17 @@ impl State {
             return Err(errno(libc::ENOENT));
         }
         // Attach.
-        let st = fd::stat(fd)?;
+        let st = match stat {
+            Some(st) => st,
+            None => fd::stat(fd)?,
+        };
         if self.fds.get(fd).is_none_or(Option::is_none) {
             self.new_slot(sel, fd, &st)?;
         }
         let slot = self.fds[fd].as_mut().ok_or_else(|| errno(libc::EBADF))?;
         let is_file = matches!(slot.kind, FdKind::File);
         if c.filter == EVFILT_VNODE && !is_file {
-            self.drop_slot_if_empty(sel, fd);
+            let _ = self.drop_slot_if_empty(sel, fd);
             return Err(errno(libc::EINVAL));
         }
         if c.filter == EVFILT_WRITE && matches!(slot.kind, FdKind::Pipe { .. }) {
@@ -687,7 +724,7 @@ impl State {
             };
             // SAFETY: one valid pollfd.
             if unsafe { libc::poll(&mut p, 1, 0) } == 1 && p.revents & libc::POLLERR != 0 {
-                self.drop_slot_if_empty(sel, fd);
+                let _ = self.drop_slot_if_empty(sel, fd);
                 return Err(errno(libc::EPIPE));
             }
         }
@@ -695,7 +732,7 @@ impl State {
             && matches!(slot.kind, FdKind::Kqueue(_))
             && fd as RawFd == sel.epfd.as_raw_fd()
         {
-            self.drop_slot_if_empty(sel, fd);
+            let _ = self.drop_slot_if_empty(sel, fd);
             return Err(errno(libc::EINVAL));
         }
         if is_file && (c.filter == EVFILT_VNODE || c.filter == EVFILT_READ) {
@@ -718,7 +755,7 @@ impl State {
                 Ok(Some(wd)) => self.fds[fd].as_mut().map(|s| s.wd = wd),
                 Ok(None) => None,
                 Err(e) => {
-                    self.drop_slot_if_empty(sel, fd);
+                    let _ = self.drop_slot_if_empty(sel, fd);
                     return Err(e);
                 }
             };
@@ -748,12 +785,18 @@ impl State {
                 _ => s.vnode = Some(key),
             }
         }
-        if let Err(e) = self.update_interest(sel, fd) {
-            self.remove(key);
-            self.drop_slot_if_empty(sel, fd);
-            return Err(e);
-        }
-        if c.filter != EVFILT_VNODE {
+        let armed = match self.update_interest(sel, fd) {
+            Ok(armed) => armed,
+            Err(e) => {
+                self.remove(key);
+                self.dirty.retain(|f| *f != fd);
+                let _ = self.drop_slot_if_empty(sel, fd);
+                return Err(e);
+            }
+        };
+        // epoll re-polls on ADD/MOD and hints if the fd is ready; a oneshot knote still needs
+        // its condition and data taken now (it is delivered as activated, never re-evaluated).
+        if c.filter != EVFILT_VNODE && (!armed || c.flags & EV_ONESHOT != 0) {
             self.reevaluate(key);
         }
         Ok(())
@@ -761,15 +804,15 @@ impl State {
 
     /// Returns `Some(())` if a live slot for `fd` names the same file, dropping a slot that
     /// belongs to a closed descriptor. `EBADF` if `fd` is not open.
-    fn slot_for(&mut self, sel: &Inner, fd: usize) -> io::Result<Option<()>> {
+    /// The `fstat` it had to make, if any, comes back for the caller to reuse.
+    fn slot_for(&mut self, sel: &Inner, fd: usize) -> io::Result<(bool, Option<libc::stat>)> {
         let seq = self.seq;
         let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
             // Validate the descriptor (EBADF precedes ENOENT).
-            fd::stat(fd)?;
-            return Ok(None);
+            return Ok((false, Some(fd::stat(fd)?)));
         };
         if slot.checked == seq {
-            return Ok(Some(()));
+            return Ok((true, None));
         }
         let same = if slot.in_epoll {
             // epoll keys registrations by open file, so MOD of ours succeeds exactly when
@@ -797,15 +840,53 @@ impl State {
         match same {
             Ok(true) => {
                 slot.checked = seq;
-                Ok(Some(()))
+                Ok((true, None))
             }
             Ok(false) => {
                 self.purge_slot(sel, fd);
-                Ok(None)
+                Ok((false, None))
             }
             Err(e) => {
                 self.purge_slot(sel, fd);
                 Err(e)
+            }
+        }
+    }
+
+    /// The knote `(fd, filter)` if its slot is registered in epoll and was not checked in
+    /// this call.
+    fn epoll_knote(&self, fd: usize, filter: i16) -> Option<Key> {
+        let slot = self.fds.get(fd)?.as_ref()?;
+        if !slot.in_epoll || slot.checked == self.seq {
+            return None;
+        }
+        match filter {
+            EVFILT_READ => slot.read,
+            EVFILT_WRITE => slot.write,
+            _ => None,
+        }
+    }
+
+    /// EV_DELETE of a knote on an epoll-registered fd, where the epoll call that follows (DEL,
+    /// or MOD to shrink the interest) is the identity check: `ENOENT` means the fd number now
+    /// names another file, so the knote belonged to a closed descriptor and is already gone,
+    /// as on FreeBSD; `EBADF` means the fd is closed.
+    fn delete_checked(&mut self, sel: &Inner, fd: usize, key: Key) -> io::Result<()> {
+        self.remove(key);
+        self.dirty.retain(|f| *f != fd);
+        match self.drop_slot_if_empty(sel, fd) {
+            Ok(()) => {
+                if let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) {
+                    slot.checked = self.seq;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.purge_slot(sel, fd);
+                match e.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::EBADF) => Err(e),
+                    _ => Ok(()),
+                }
             }
         }
     }
@@ -862,12 +943,15 @@ impl State {
     /// Makes the fd's epoll interest the union of its knotes' directions: input for a READ
     /// knote, output for a WRITE knote, hang-up always (so activation order stays epoll's,
     /// and a READ-only fd does not wake the kqueue each time it becomes writable).
-    fn update_interest(&mut self, sel: &Inner, fd: usize) -> io::Result<()> {
+    ///
+    /// Returns whether epoll was (re)armed: it then checks readiness itself and queues a
+    /// hint if the fd is ready, so no probe of our own is needed.
+    fn update_interest(&mut self, sel: &Inner, fd: usize) -> io::Result<bool> {
         let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
-            return Ok(());
+            return Ok(false);
         };
         if matches!(slot.kind, FdKind::File | FdKind::NoPoll) {
-            return Ok(());
+            return Ok(false);
         }
         let mut want = (libc::EPOLLET | libc::EPOLLRDHUP) as u32;
         if slot.read.is_some() {
@@ -877,7 +961,7 @@ impl State {
             want |= libc::EPOLLOUT as u32;
         }
         if slot.in_epoll && want == slot.interest {
-            return Ok(());
+            return Ok(false);
         }
         let mut ev = libc::epoll_event {
             events: want,
@@ -893,38 +977,37 @@ impl State {
             Ok(_) => {
                 slot.in_epoll = true;
                 slot.interest = want;
-                Ok(())
+                Ok(true)
             }
             Err(e) if e.raw_os_error() == Some(libc::EPERM) && !slot.in_epoll => {
                 // Not pollable (e.g. /dev/null): always ready, as poll(2) says.
                 slot.kind = FdKind::NoPoll;
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(e),
         }
     }
 
-    fn drop_slot_if_empty(&mut self, sel: &Inner, fd: usize) {
+    /// Frees the slot of `fd` if no knote uses it (removing its epoll registration), or
+    /// shrinks its epoll interest. Returns the result of that epoll call: `ENOENT` means the
+    /// fd no longer names the registered file, `EBADF` that it is closed.
+    fn drop_slot_if_empty(&mut self, sel: &Inner, fd: usize) -> io::Result<()> {
         let Some(slot) = self.fds.get(fd).and_then(Option::as_ref) else {
-            return;
+            return Ok(());
         };
         if !slot.is_empty() {
-            if let Err(_e) = self.update_interest(sel, fd) {
-                // The descriptor was closed under us; the next change on it drops the slot.
-            }
-            return;
+            return self.update_interest(sel, fd).map(drop);
         }
+        let mut res = Ok(());
         if slot.in_epoll {
-            // SAFETY: removing our own registration; ENOENT/EBADF (the file is gone) are
-            // harmless and ignored.
-            unsafe {
-                libc::epoll_ctl(
-                    sel.epfd.as_raw_fd(),
-                    libc::EPOLL_CTL_DEL,
-                    fd as RawFd,
-                    ptr::null_mut(),
-                )
-            };
+            // SAFETY: removing our own registration; a null event is allowed for DEL.
+            res = syscall!(epoll_ctl(
+                sel.epfd.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd as RawFd,
+                ptr::null_mut()
+            ))
+            .map(drop);
         }
         if slot.wd >= 0 {
             if let Some(ino) = self.inotify.as_mut() {
@@ -932,6 +1015,7 @@ impl State {
             }
         }
         self.fds[fd] = None;
+        res
     }
 
     fn register_id(&mut self, sel: &Inner, c: &Kevent) -> io::Result<()> {
@@ -1174,7 +1258,10 @@ impl State {
             read.filter(|_| events & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 || any_err);
         let write = write.filter(|_| events & libc::EPOLLOUT as u32 != 0 || any_err);
         for key in [read, write].into_iter().flatten() {
-            if self.table.slab[key].kev.flags & EV_ONESHOT != 0 {
+            let kn = &self.table.slab[key];
+            if kn.kev.flags & EV_ONESHOT != 0 && kn.status & ACTIVE != 0 {
+                // Already activated; it keeps the data it was activated with.
+            } else if kn.kev.flags & EV_ONESHOT != 0 {
                 // Not re-evaluated at the scan: compute its data now.
                 match self.evaluate(key) {
                     Ok(true) => self.table.activate(key),
@@ -1191,6 +1278,7 @@ impl State {
     /// `data`/`fflags`/`EV_EOF` in its kevent. `Err` means the descriptor is gone.
     fn evaluate(&mut self, key: Key) -> io::Result<bool> {
         let seq = self.seq;
+        let edge_data = self.edge_data;
         let kn = &mut self.table.slab[key];
         match &mut kn.src {
             Source::Fd => {
@@ -1205,10 +1293,22 @@ impl State {
                     }
                     slot.checked = seq;
                 }
-                let ev = if fd::is_read(kn.kev.filter) {
-                    slot.eval_read(fd as RawFd, kn.sfflags, kn.sdata as i64, fresh)?
+                let is_read = fd::is_read(kn.kev.filter);
+                let hinted = if fresh
+                    && !edge_data
+                    && kn.kev.flags & EV_CLEAR != 0
+                    && kn.sfflags & NOTE_LOWAT == 0
+                {
+                    slot.eval_hinted(is_read)
                 } else {
-                    slot.eval_write(fd as RawFd, fresh)?
+                    None
+                };
+                let ev = match hinted {
+                    Some(ev) => ev,
+                    None if is_read => {
+                        slot.eval_read(fd as RawFd, kn.sfflags, kn.sdata as i64, fresh)?
+                    }
+                    None => slot.eval_write(fd as RawFd, fresh)?,
                 };
                 kn.kev.data = ev.data as Data;
                 kn.kev.fflags = ev.fflags;
@@ -1330,15 +1430,15 @@ impl State {
         self.remove(key);
         if fd_knote {
             self.dirty.retain(|f| *f != ident);
-            self.release_fd(sel, ident);
+            let _ = self.release_fd(sel, ident);
         }
     }
 
     /// After a knote of `fd` went away: drops the inotify watch if no READ or VNODE knote
     /// uses it, shrinks the epoll interest, and frees the slot when it is empty.
-    fn release_fd(&mut self, sel: &Inner, fd: usize) {
+    fn release_fd(&mut self, sel: &Inner, fd: usize) -> io::Result<()> {
         let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
-            return;
+            return Ok(());
         };
         if slot.read.is_none() && slot.vnode.is_none() && slot.wd >= 0 {
             // The inotify watch of a file is shared by its READ and VNODE knotes.
@@ -1347,7 +1447,7 @@ impl State {
             }
             slot.wd = -1;
         }
-        self.drop_slot_if_empty(sel, fd);
+        self.drop_slot_if_empty(sel, fd)
     }
 
     /// Unlinks and frees a knote and its index entry (the fd slot stays; see `delete`).
