@@ -592,6 +592,8 @@ mod bench {
 
     struct ManyResult {
         kq: Series,
+        /// kq built with `edge_data(false)`: no `data` computed for edge-triggered events.
+        kq_lean: Series,
         epoll: Series,
         /// Wait calls per 1,000 events, per round.
         kq_calls: Vec<f64>,
@@ -611,6 +613,7 @@ mod bench {
         let writers: Vec<RawFd> = socks.iter().map(|(_, w)| w.as_raw_fd()).collect();
         let mut res = ManyResult {
             kq: Series::default(),
+            kq_lean: Series::default(),
             epoll: Series::default(),
             kq_calls: Vec::new(),
             epoll_calls: Vec::new(),
@@ -626,24 +629,37 @@ mod bench {
                 cfg.target * 2
             };
 
-            let kq = Kqueue::new().map_err(|e| ctx(e, "creating a kqueue"))?;
-            let changes: Vec<Kevent> = readers
-                .iter()
-                .map(|&r| read_change(r, EV_ADD | EV_CLEAR))
-                .collect();
-            kq.kevent(&changes, &mut [], None)
-                .map_err(|e| ctx(e, "registering the sockets"))?;
-            let mut events = vec![EMPTY; READY_ROOM];
-            let (m, kq_calls) = timed_waits(target, &readers, &writers, || {
-                let (mut got, mut calls) = (0, 0);
-                while got < READY {
-                    let n = kq.kevent(&[], &mut events, None)?;
-                    (got, calls) = (got + n, calls + 1);
-                }
-                Ok((got, calls))
-            })
-            .map_err(|e| ctx(e, "kq"))?;
-            drop(kq);
+            let mut kq_runs = Vec::new();
+            for edge_data in [true, false] {
+                let kq = Kqueue::builder()
+                    .edge_data(edge_data)
+                    .build()
+                    .map_err(|e| ctx(e, "creating a kqueue"))?;
+                let changes: Vec<Kevent> = readers
+                    .iter()
+                    .map(|&r| read_change(r, EV_ADD | EV_CLEAR))
+                    .collect();
+                kq.kevent(&changes, &mut [], None)
+                    .map_err(|e| ctx(e, "registering the sockets"))?;
+                let mut events = vec![EMPTY; READY_ROOM];
+                kq_runs.push(
+                    timed_waits(target, &readers, &writers, || {
+                        let (mut got, mut calls) = (0, 0);
+                        while got < READY {
+                            let n = kq.kevent(&[], &mut events, None)?;
+                            (got, calls) = (got + n, calls + 1);
+                        }
+                        Ok((got, calls))
+                    })
+                    .map_err(|e| ctx(e, "kq"))?,
+                );
+            }
+            let (lean, _) = kq_runs
+                .pop()
+                .ok_or_else(|| unexpected(format_args!("no lean run")))?;
+            let (m, kq_calls) = kq_runs
+                .pop()
+                .ok_or_else(|| unexpected(format_args!("no kq run")))?;
 
             let ep = Epoll::new().map_err(|e| ctx(e, "creating an epoll set"))?;
             for (i, &r) in readers.iter().enumerate() {
@@ -662,6 +678,7 @@ mod bench {
             .map_err(|e| ctx(e, "epoll"))?;
             if round > 0 {
                 res.kq.push(&m);
+                res.kq_lean.push(&lean);
                 res.epoll.push(&e);
                 res.kq_calls.push(kq_calls);
                 res.epoll_calls.push(epoll_calls);
@@ -680,6 +697,12 @@ mod bench {
             format!("{:.1}", median(&res.kq_calls)),
         ]);
         t.row(vec![
+            "kq edge_data(false)".into(),
+            fmt_ns(median(&res.kq_lean.wall)),
+            fmt_ns(median(&res.kq_lean.cpu)),
+            String::new(),
+        ]);
+        t.row(vec![
             "epoll ET".into(),
             fmt_ns(median(&res.epoll.wall)),
             fmt_ns(median(&res.epoll.cpu)),
@@ -689,6 +712,12 @@ mod bench {
             "kq/epoll".into(),
             Ratio::of(&res.kq.wall, &res.epoll.wall).show(),
             Ratio::of(&res.kq.cpu, &res.epoll.cpu).show(),
+            String::new(),
+        ]);
+        t.row(vec![
+            "kq edge_data(false)/epoll".into(),
+            Ratio::of(&res.kq_lean.wall, &res.epoll.wall).show(),
+            Ratio::of(&res.kq_lean.cpu, &res.epoll.cpu).show(),
             String::new(),
         ]);
         println!();
@@ -774,6 +803,11 @@ mod bench {
                 ),
                 Ratio::of(&ready.kq.wall, &ready.epoll.wall),
                 Ratio::of(&ready.kq.cpu, &ready.epoll.cpu),
+            );
+            line(
+                "   (kq with edge_data(false), data not computed)",
+                Ratio::of(&ready.kq_lean.wall, &ready.epoll.wall),
+                Ratio::of(&ready.kq_lean.cpu, &ready.epoll.cpu),
             );
         }
     }
