@@ -1,8 +1,7 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for the `EV_*` flags: rows F01–F20 of the checklist in
-//! KQUEUE-SEMANTICS.md §1.8, plus the §3.3 extra cases about them (EV_RECEIPT paths, the
+//! `reactor/README.md`, plus the extra cases about them (EV_RECEIPT paths, the
 //! error-entry layout, EV_FORCEONESHOT, EV_ADD not re-enabling).
+#![cfg(target_os = "linux")]
 
 mod util;
 
@@ -328,7 +327,7 @@ fn f13_receipt_success() {
     assert!(user_exists(&kq, 5));
 }
 
-/// F13/F15 (§3.3 "EV_RECEIPT paths"): "each receipt consumes one eventlist slot", errors too.
+/// F13/F15 ("EV_RECEIPT paths"): "each receipt consumes one eventlist slot", errors too.
 #[test]
 fn f13_receipt_mixed_with_error() {
     let kq = Kqueue::new().unwrap();
@@ -351,7 +350,7 @@ fn f13_receipt_mixed_with_error() {
 fn f14_receipt_out_of_room_returns_zero() {
     // Receipted changes with room for one entry: the call returns 0 and the changes after the one
     // whose receipt found no room are not processed. (FreeBSD's kqueue_kevent registers a change
-    // before it looks for room for its receipt — §1.3 — so the second change is applied too; the
+    // before it looks for room for its receipt (FreeBSD's kqueue_kevent) so the second change is applied too; the
     // third is not.)
     let kq = Kqueue::new().unwrap();
     let changes = [

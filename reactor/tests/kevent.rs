@@ -1,13 +1,12 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for the `kevent` call itself: rows K01–K17 of the checklist in
-//! KQUEUE-SEMANTICS.md §1.8, plus the "concurrent modify vs scan" case of §3.3.
+//! `reactor/README.md`, plus the "concurrent modify vs scan" case.
 //!
 //! K04 (invalid timeout: negative seconds, nanoseconds out of range) and K05 (negative
 //! `nchanges`/`nevents`) are enforced by the type system (`Option<Duration>` and slice
 //! lengths cannot hold those values); the C library tests them. K06 (`kevent` on a descriptor
 //! that is not a kqueue) likewise cannot be written against the Rust API, where a `Kqueue`
 //! only comes from `Kqueue::new`; the C library tests it too.
+#![cfg(target_os = "linux")]
 
 mod util;
 
@@ -448,7 +447,7 @@ fn k17_concurrent_scanners_see_level_event() {
     });
 }
 
-/// K17 with §3.3: "concurrent modify vs scan".
+/// K17: "concurrent modify vs scan".
 #[test]
 fn k17_concurrent_modify_while_scanning() {
     // While one thread adds, disables, enables and deletes a knote over and over, another scans:

@@ -1,11 +1,10 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for the life cycle of knotes and kqueues: rows L01–L03 of the
-//! checklist in KQUEUE-SEMANTICS.md §1.8 (with the close-vs-dup case of §3.3), and the fork
-//! rule of §1.7 (P06) as the `# Portability` section of `kq_reactor` states it for Linux.
+//! checklist in `reactor/README.md` (with the close-vs-dup case), and the fork
+//! rule (P06) as the `# Portability` section of `kq_reactor` states it for Linux.
 //!
 //! The tests in this file count and reuse descriptor numbers, so they run one at a time
 //! (see [`serial`]).
+#![cfg(target_os = "linux")]
 
 mod util;
 
@@ -196,7 +195,7 @@ fn child_calls(kq: &Kqueue, pipe_ident: usize) -> i32 {
     code
 }
 
-/// P06/§1.7: "kqueue not inherited" — a forked child's calls fail with EBADF (`# Portability`).
+/// P06: "kqueue not inherited" — a forked child's calls fail with EBADF (`# Portability`).
 #[test]
 fn p06_fork_child_kevent_fails_with_ebadf() {
     // Every call fails at once, without waiting, and the parent's registrations are untouched.

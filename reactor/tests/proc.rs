@@ -1,9 +1,8 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for `EVFILT_PROC` (checklist rows P01–P06) with real child processes.
 //!
 //! Children are made with `fork()` and leave with `_exit()` without touching anything but
 //! async-signal-safe calls (this test process has many threads).
+#![cfg(target_os = "linux")]
 
 mod util;
 

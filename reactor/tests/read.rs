@@ -1,7 +1,6 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for `EVFILT_READ` (checklist rows R01–R10 and extras): sockets (Unix,
 //! TCP, UDP), listening sockets, regular files, pipes and kqueue descriptors.
+#![cfg(target_os = "linux")]
 
 mod util;
 

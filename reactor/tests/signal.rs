@@ -1,11 +1,10 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for `EVFILT_SIGNAL` (checklist rows S01–S04 and extras).
 //!
 //! Signal knotes are process-wide and the tests of this file run on parallel threads of one
 //! process, so every test uses its own signal. A signal whose default action would kill the
 //! process is only sent after a handler or `SIG_IGN` is installed for it, and that is done
 //! before the first knote for it (the core chains to the disposition it finds then).
+#![cfg(target_os = "linux")]
 
 mod util;
 

@@ -1,12 +1,11 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for `EVFILT_TIMER`: rows T01–T08 of the checklist in
-//! KQUEUE-SEMANTICS.md §1.8, plus the §3.3 timer validation cases.
+//! `reactor/README.md`, plus the timer validation cases.
 //!
 //! Timing assertions are only "never early, not absurdly late": an event must not report
 //! more expirations than the time elapsed allows, and must arrive within [`BOUND`]. Periods
 //! are scaled down from the checklist's seconds to tens of milliseconds. Timer units are
 //! this platform's (on Linux libkqueue's): milliseconds when no unit bit is given.
+#![cfg(target_os = "linux")]
 
 mod util;
 

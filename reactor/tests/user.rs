@@ -1,8 +1,7 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for `EVFILT_USER`: rows U01–U05 of the checklist in
-//! KQUEUE-SEMANTICS.md §1.8, plus the §3.3 extra cases (NOTE_FFAND/NOTE_FFOR/NOTE_FFCOPY,
+//! `reactor/README.md`, plus the extra cases (NOTE_FFAND/NOTE_FFOR/NOTE_FFCOPY,
 //! `data` passed through).
+#![cfg(target_os = "linux")]
 
 mod util;
 
@@ -106,7 +105,7 @@ fn u04_fflags_operations() {
     }
 }
 
-/// U04/U05 (§3.3 "data passthrough"): "data = the `data` last passed in a modify".
+/// U04/U05 ("data passthrough"): "data = the `data` last passed in a modify".
 #[test]
 fn u04_data_is_last_passed_value() {
     // At add or in the last modify, negative values included.

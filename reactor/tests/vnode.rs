@@ -1,8 +1,7 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for `EVFILT_VNODE` (checklist rows V01–V09) on files and directories,
 //! in fresh temporary directories. `fflags` must be exactly the events that happened, within
 //! what was requested (FreeBSD's `VOP_*_post` hints).
+#![cfg(target_os = "linux")]
 
 mod util;
 

@@ -1,6 +1,5 @@
-#![cfg(target_os = "linux")]
-
 //! Conformance tests for `EVFILT_WRITE` (checklist rows W01–W03) and `EVFILT_EMPTY` (E01).
+#![cfg(target_os = "linux")]
 
 mod util;
 
