@@ -1,6 +1,7 @@
 //! The Linux backend: kqueue semantics in user space.
 //!
-//! The knote table and the active queue are kq's own (`knote.rs`, `selector.rs`); the
+//! The knote table and the active queue are kq's own (`knote.rs`; changes in `register.rs`,
+//! delivery in `scan.rs`, waiting in `selector.rs`); the
 //! kernel's facilities only deliver *hints* that run a knote's filter: epoll for pollable
 //! descriptors (`fd.rs`), inotify for files and directories (`vnode.rs`), pidfds for
 //! processes (`proc.rs`), a counting signal handler (`signal.rs`), and an in-core timer
@@ -10,6 +11,8 @@ pub(crate) mod abi;
 mod fd;
 mod knote;
 mod proc;
+mod register;
+mod scan;
 mod selector;
 mod signal;
 mod timer;
