@@ -152,15 +152,7 @@ fn p02_note_exit_signal_status() {
 /// P02 extra: a non-child process's exit fires NOTE_EXIT with EV_EOF.
 #[test]
 fn p02_non_child_exit() {
-    let out = Command::new("sh")
-        .args(["-c", "sleep 0.3 >/dev/null 2>&1 & echo $!"])
-        .output()
-        .unwrap();
-    let pid: libc::pid_t = String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = background_process("sleep 0.3 >/dev/null 2>&1 & echo $!");
     let kq = Kqueue::new().unwrap();
     assert_eq!(
         change_errno(&kq, exit_change(pid)),
@@ -175,15 +167,7 @@ fn p02_non_child_exit() {
 /// P02 extra: a non-child's exit status is reported (Linux ≥ 6.15 `PIDFD_GET_INFO`).
 #[test]
 fn p02_non_child_exit_status() {
-    let out = Command::new("sh")
-        .args(["-c", "(sleep 0.3; exit 7) >/dev/null 2>&1 & echo $!"])
-        .output()
-        .unwrap();
-    let pid: libc::pid_t = String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = background_process("(sleep 0.3; exit 7) >/dev/null 2>&1 & echo $!");
     let kq = Kqueue::new().unwrap();
     assert_eq!(
         change_errno(&kq, exit_change(pid)),
@@ -301,4 +285,15 @@ fn p06_kqueue_not_inherited() {
     let ev = expect_one(&kq, LONG);
     assert_names(&ev, ident_of(&r), EVFILT_READ);
     assert_eq!(ev.data, 1, "{ev:?}");
+}
+
+/// Runs `script` (which must start a background process and print its pid) in `sh`, and
+/// returns that pid: a process that is not our child, still running.
+fn background_process(script: &str) -> libc::pid_t {
+    let out = Command::new("sh").args(["-c", script]).output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }

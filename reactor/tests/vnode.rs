@@ -25,16 +25,12 @@ const ALL_MASK: u32 = MOD_MASK | NOTE_OPEN | NOTE_CLOSE | NOTE_CLOSE_WRITE | NOT
 
 /// Registers an `EV_CLEAR` vnode knote on `fd` for `fflags`.
 fn watch(kq: &Kqueue, fd: &impl AsRawFd, fflags: u32) {
-    apply(
-        kq,
-        &[kev(
-            ident_of(fd),
-            EVFILT_VNODE,
-            EV_ADD | EV_CLEAR,
-            fflags,
-            0,
-        )],
-    );
+    change(kq, fd, EV_ADD | EV_CLEAR, fflags);
+}
+
+/// Applies one vnode change on `fd` (a modify also replaces the saved fflags).
+fn change(kq: &Kqueue, fd: &impl AsRawFd, flags: u16, fflags: u32) {
+    apply(kq, &[kev(ident_of(fd), EVFILT_VNODE, flags, fflags, 0)]);
 }
 
 /// Waits for the one vnode event of `fd` and asserts its `fflags` are exactly `want`.
@@ -407,7 +403,7 @@ fn v09_add_delete() {
     let f = file_with(&path, b"x");
     let kq = Kqueue::new().unwrap();
     watch(&kq, &f, NOTE_ATTRIB | NOTE_WRITE);
-    apply(&kq, &[kev(ident_of(&f), EVFILT_VNODE, EV_DELETE, 0, 0)]);
+    change(&kq, &f, EV_DELETE, 0);
     chmod(&path, 0o600);
     fs::write(&path, b"yy").unwrap();
     assert_no_events(&kq);
@@ -440,16 +436,10 @@ fn v09_disable_enable() {
     watch(&kq, &f, NOTE_ATTRIB);
     // As in kevent(2), a modify (EV_DISABLE, EV_ENABLE) also replaces the saved fflags: pass
     // them again.
-    apply(
-        &kq,
-        &[kev(ident_of(&f), EVFILT_VNODE, EV_DISABLE, NOTE_ATTRIB, 0)],
-    );
+    change(&kq, &f, EV_DISABLE, NOTE_ATTRIB);
     chmod(&path, 0o600);
     assert_no_events(&kq);
-    apply(
-        &kq,
-        &[kev(ident_of(&f), EVFILT_VNODE, EV_ENABLE, NOTE_ATTRIB, 0)],
-    );
+    change(&kq, &f, EV_ENABLE, NOTE_ATTRIB);
     chmod(&path, 0o644);
     expect_vnode(&kq, &f, NOTE_ATTRIB);
     assert_no_events(&kq);
@@ -463,16 +453,7 @@ fn v09_dispatch() {
     let path = dir.join("f");
     let f = file_with(&path, b"x");
     let kq = Kqueue::new().unwrap();
-    apply(
-        &kq,
-        &[kev(
-            ident_of(&f),
-            EVFILT_VNODE,
-            EV_ADD | EV_DISPATCH | EV_CLEAR,
-            NOTE_ATTRIB,
-            0,
-        )],
-    );
+    change(&kq, &f, EV_ADD | EV_DISPATCH | EV_CLEAR, NOTE_ATTRIB);
     chmod(&path, 0o600);
     let ev = expect_vnode(&kq, &f, NOTE_ATTRIB);
     assert_ne!(
@@ -498,24 +479,12 @@ fn v09_dispatch_records_while_disabled() {
     let path = dir.join("f");
     let f = file_with(&path, b"x");
     let kq = Kqueue::new().unwrap();
-    apply(
-        &kq,
-        &[kev(
-            ident_of(&f),
-            EVFILT_VNODE,
-            EV_ADD | EV_DISPATCH | EV_CLEAR,
-            NOTE_ATTRIB,
-            0,
-        )],
-    );
+    change(&kq, &f, EV_ADD | EV_DISPATCH | EV_CLEAR, NOTE_ATTRIB);
     chmod(&path, 0o600);
     expect_vnode(&kq, &f, NOTE_ATTRIB);
     chmod(&path, 0o644);
     assert_no_events(&kq);
-    apply(
-        &kq,
-        &[kev(ident_of(&f), EVFILT_VNODE, EV_ENABLE, NOTE_ATTRIB, 0)],
-    );
+    change(&kq, &f, EV_ENABLE, NOTE_ATTRIB);
     expect_vnode(&kq, &f, NOTE_ATTRIB);
     assert_no_events(&kq);
 }
