@@ -1,8 +1,24 @@
 //! kq: an async runtime whose reactor is a kqueue-model event core.
 //!
-//! This facade only re-exports. Today it offers the core itself, [`reactor`]: the
-//! `kevent(2)` API with FreeBSD semantics on Linux, BSD and macOS. The runtime, networking,
-//! file watching and process crates of the workspace join it as they are built.
+//! Every source of readiness — sockets, pipes, timers, user wake-ups — is a knote of one
+//! kqueue, changed through a changelist and reported through an eventlist with FreeBSD's
+//! `kevent(2)` semantics (on Linux, implemented in user space by [`reactor`]). Above it sit
+//! a work-stealing runtime and the futures applications use. The API follows tokio's names
+//! and signatures, so porting a tokio application means replacing `tokio::` with `kq::`.
+//!
+//! ```
+//! #[kq::main]
+//! async fn main() {
+//!     let task = kq::spawn(async { 6 * 7 });
+//!     kq::time::sleep(kq::time::Duration::from_millis(1)).await;
+//!     assert_eq!(task.await.unwrap(), 42);
+//! }
+//! ```
+//!
+//! This facade only re-exports: [`reactor`] (the core), [`runtime`], [`task`], [`time`],
+//! [`io`], [`spawn`], and the [`main`] and [`test`] attributes.
 #![forbid(unsafe_code)]
 
+pub use kq_macros::{main, test};
 pub use kq_reactor as reactor;
+pub use kq_runtime::{io, runtime, spawn, task, time};

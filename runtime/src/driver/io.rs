@@ -1,0 +1,445 @@
+//! Readiness registrations: a source's knotes (`EV_CLEAR`) and the wakers of the tasks
+//! waiting on it.
+//!
+//! # Readiness and ticks
+//!
+//! `ScheduledIo::readiness` packs the ready bits (bits 0..5), the driver tick of the event
+//! that last set them (bits 16..32) and `SHUTDOWN` (bit 32). The driver ORs bits in with its
+//! current tick; a task that saw readiness, tried the operation and got `EWOULDBLOCK` clears
+//! the bits it saw *only if the tick is still the one it saw*. A clear that raced with a
+//! newer event therefore never erases it: the knotes are edge-triggered, and an erased edge
+//! would be a lost wakeup. Closed and error bits are never cleared.
+//!
+//! # Wakers
+//!
+//! A waiter stores its waker under the `waiters` lock and then re-reads the readiness; the
+//! driver stores readiness first and then takes the wakers under the lock. Whichever comes
+//! second sees the other's write, so no wakeup is lost.
+
+use super::{Handle, key, key_of, split_key, udata};
+use crate::io::{Interest, Ready};
+use crate::loom::{Arc, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering, lock};
+use kq_reactor::{
+    EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EVFILT_READ, EVFILT_SIGNAL, EVFILT_WRITE, Kevent,
+};
+use slab::Slab;
+use std::io;
+use std::os::fd::{OwnedFd, RawFd};
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Waker};
+
+const TICK_SHIFT: usize = 16;
+const TICK_MASK: usize = 0xffff << TICK_SHIFT;
+const SHUTDOWN: usize = 1 << 32;
+
+/// The registrations of a driver.
+pub(crate) struct Slots {
+    inner: Mutex<Inner>,
+    tick: AtomicU32,
+}
+
+struct Inner {
+    slab: Slab<(u32, Arc<ScheduledIo>)>,
+    generation: u32,
+    shutdown: bool,
+}
+
+/// The shared state of one registered source.
+#[derive(Debug)]
+pub(crate) struct ScheduledIo {
+    readiness: AtomicUsize,
+    /// `fflags` of the events of other filters (vnode, proc), accumulated until taken.
+    fflags: AtomicU32,
+    /// `data` of the events of other filters: summed for signals, the last one otherwise.
+    data: AtomicU64,
+    /// The errno of a failed registration.
+    error: AtomicU32,
+    waiters: Mutex<Waiters>,
+}
+
+#[derive(Debug, Default)]
+struct Waiters {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+    /// Waiters of `readiness(...)` futures, which may be many per direction.
+    list: Slab<(Interest, Option<Waker>)>,
+}
+
+/// Readiness a task observed, with the tick to clear it by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadyEvent {
+    pub(crate) ready: Ready,
+    tick: u16,
+}
+
+impl Slots {
+    pub(crate) fn new() -> Slots {
+        Slots {
+            inner: Mutex::new(Inner {
+                slab: Slab::new(),
+                generation: 0,
+                shutdown: false,
+            }),
+            tick: AtomicU32::new(0),
+        }
+    }
+
+    /// The tick of the turn that is delivering events.
+    pub(crate) fn next_tick(&self) -> u16 {
+        self.tick.fetch_add(1, Ordering::Relaxed) as u16
+    }
+
+    fn insert(&self) -> io::Result<(u64, Arc<ScheduledIo>)> {
+        let io = Arc::new(ScheduledIo {
+            readiness: AtomicUsize::new(0),
+            fflags: AtomicU32::new(0),
+            data: AtomicU64::new(0),
+            error: AtomicU32::new(0),
+            waiters: Mutex::new(Waiters::default()),
+        });
+        let mut inner = lock(&self.inner);
+        if inner.shutdown {
+            return Err(super::shutdown_error());
+        }
+        inner.generation = inner.generation.wrapping_add(1);
+        let generation = inner.generation;
+        let index = inner.slab.insert((generation, io.clone()));
+        Ok((key(index, generation), io))
+    }
+
+    fn remove(&self, key: u64) {
+        let (index, generation) = split_key(key);
+        let mut inner = lock(&self.inner);
+        if inner.slab.get(index).is_some_and(|(g, _)| *g == generation) {
+            inner.slab.remove(index);
+        }
+    }
+
+    fn with(&self, key: u64, f: impl FnOnce(&ScheduledIo)) {
+        let (index, generation) = split_key(key);
+        let inner = lock(&self.inner);
+        if let Some((g, io)) = inner.slab.get(index) {
+            if *g == generation {
+                f(io);
+            }
+        }
+    }
+
+    /// An event of a registered source.
+    pub(crate) fn event(&self, ev: &Kevent, tick: u16, wakers: &mut Vec<Waker>) {
+        let ready = match ev.filter {
+            EVFILT_READ | EVFILT_WRITE => {
+                let (ready, closed) = if ev.filter == EVFILT_READ {
+                    (Ready::READABLE, Ready::READ_CLOSED)
+                } else {
+                    (Ready::WRITABLE, Ready::WRITE_CLOSED)
+                };
+                match (ev.flags & EV_EOF != 0, ev.fflags != 0) {
+                    (false, _) => ready,
+                    (true, false) => ready | closed,
+                    (true, true) => ready | closed | Ready::ERROR,
+                }
+            }
+            _ => Ready::READABLE,
+        };
+        self.with(key_of(ev), |io| {
+            if ev.filter != EVFILT_READ && ev.filter != EVFILT_WRITE {
+                io.fflags.fetch_or(ev.fflags, Ordering::AcqRel);
+                if ev.filter == EVFILT_SIGNAL {
+                    io.data.fetch_add(ev.data as u64, Ordering::AcqRel);
+                } else {
+                    io.data.store(ev.data as u64, Ordering::Release);
+                }
+            }
+            io.set_readiness(tick, ready, wakers);
+        });
+    }
+
+    /// An `EV_ERROR` entry for a change that named a live registration.
+    pub(crate) fn error(&self, ev: &Kevent, wakers: &mut Vec<Waker>) {
+        self.with(key_of(ev), |io| {
+            io.error.store(ev.data as u32, Ordering::Release);
+            io.set_readiness(0, Ready::ERROR, wakers);
+        });
+    }
+
+    pub(crate) fn shutdown(&self, wakers: &mut Vec<Waker>) {
+        let mut inner = lock(&self.inner);
+        inner.shutdown = true;
+        for (_, (_, io)) in inner.slab.iter() {
+            io.readiness.fetch_or(SHUTDOWN, Ordering::AcqRel);
+            io.take_wakers(Ready::ALL, wakers);
+        }
+        inner.slab.clear();
+    }
+
+    /// Live registrations.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.inner).slab.len()
+    }
+}
+
+impl ScheduledIo {
+    fn set_readiness(&self, tick: u16, ready: Ready, wakers: &mut Vec<Waker>) {
+        let mut cur = self.readiness.load(Ordering::Acquire);
+        loop {
+            let next = (cur & SHUTDOWN)
+                | (usize::from(tick) << TICK_SHIFT)
+                | Ready::from_bits(cur).bits()
+                | ready.bits();
+            match self.readiness.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        self.take_wakers(ready, wakers);
+    }
+
+    fn take_wakers(&self, ready: Ready, wakers: &mut Vec<Waker>) {
+        let mut w = lock(&self.waiters);
+        if !ready.intersection(Interest::READABLE.mask()).is_empty() {
+            wakers.extend(w.reader.take());
+        }
+        if !ready.intersection(Interest::WRITABLE.mask()).is_empty() {
+            wakers.extend(w.writer.take());
+        }
+        for (_, (interest, waker)) in w.list.iter_mut() {
+            if !ready.intersection(interest.mask()).is_empty() {
+                wakers.extend(waker.take());
+            }
+        }
+    }
+
+    fn current(&self, interest: Interest) -> io::Result<Option<ReadyEvent>> {
+        let cur = self.readiness.load(Ordering::Acquire);
+        if cur & SHUTDOWN != 0 {
+            return Err(super::shutdown_error());
+        }
+        let ready = Ready::from_bits(cur).intersection(interest.mask());
+        if ready.is_error() {
+            let errno = self.error.load(Ordering::Acquire);
+            if errno != 0 {
+                return Err(io::Error::from_raw_os_error(errno as i32));
+            }
+        }
+        if ready.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(ReadyEvent {
+            ready,
+            tick: ((cur & TICK_MASK) >> TICK_SHIFT) as u16,
+        }))
+    }
+
+    /// Readiness for one direction (`interest` must be READABLE or WRITABLE): ready now,
+    /// or `Pending` with the waker stored in that direction's slot.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(ev) = self.current(interest).transpose() {
+            return Poll::Ready(ev);
+        }
+        let mut w = lock(&self.waiters);
+        let slot = if interest.is_readable() {
+            &mut w.reader
+        } else {
+            &mut w.writer
+        };
+        match slot {
+            Some(old) if old.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        match self.current(interest) {
+            Ok(None) => Poll::Pending,
+            Ok(Some(ev)) => Poll::Ready(Ok(ev)),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// As `poll_ready`, for a waiter of the list (any number of them): `slot` is its entry,
+    /// created on first use and kept until [`ScheduledIo::drop_waiter`].
+    pub(crate) fn poll_ready_waiter(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        slot: &mut Option<usize>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(ev) = self.current(interest).transpose() {
+            return Poll::Ready(ev);
+        }
+        let mut w = lock(&self.waiters);
+        match slot {
+            Some(i) => {
+                let (_, waker) = &mut w.list[*i];
+                match waker {
+                    Some(old) if old.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+            }
+            None => *slot = Some(w.list.insert((interest, Some(cx.waker().clone())))),
+        }
+        match self.current(interest) {
+            Ok(None) => Poll::Pending,
+            Ok(Some(ev)) => Poll::Ready(Ok(ev)),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    pub(crate) fn drop_waiter(&self, slot: usize) {
+        let entry = lock(&self.waiters).list.try_remove(slot);
+        drop(entry);
+    }
+
+    /// Clears what `ev` saw, unless a newer event came since (see the module docs).
+    pub(crate) fn clear_readiness(&self, ev: ReadyEvent) {
+        let clear = ev
+            .ready
+            .without(Ready::READ_CLOSED | Ready::WRITE_CLOSED | Ready::ERROR);
+        let mut cur = self.readiness.load(Ordering::Acquire);
+        loop {
+            if ((cur & TICK_MASK) >> TICK_SHIFT) as u16 != ev.tick {
+                return;
+            }
+            let next = cur & !clear.bits();
+            match self.readiness.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    #[expect(
+        dead_code,
+        reason = "read by kq-process and kq-fs-watch, which are not built yet"
+    )]
+    /// Takes the `fflags` and `data` accumulated by the events of other filters.
+    pub(crate) fn take_event(&self) -> (u32, u64) {
+        (
+            self.fflags.swap(0, Ordering::AcqRel),
+            self.data.swap(0, Ordering::AcqRel),
+        )
+    }
+}
+
+/// One source registered with a driver: its knotes and its readiness.
+///
+/// Dropping it deletes the knotes (with the next turn) and frees the slot.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    handle: StdArc<Handle>,
+    shared: Arc<ScheduledIo>,
+    key: u64,
+    ident: usize,
+    filters: [Option<i16>; 2],
+    registered: bool,
+}
+
+impl Registration {
+    /// Registers the descriptor `fd` for `interest` (one `EV_CLEAR` knote per direction).
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` if `fd` is not open; the runtime's shutdown error.
+    pub(crate) fn new(
+        handle: StdArc<Handle>,
+        fd: RawFd,
+        interest: Interest,
+    ) -> io::Result<Registration> {
+        // Errors of queued changes come back later; catch the common one now.
+        // SAFETY: F_GETFD only reads the descriptor table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut filters = [None; 2];
+        if interest.is_readable() {
+            filters[0] = Some(EVFILT_READ);
+        }
+        if interest.is_writable() {
+            filters[1] = Some(EVFILT_WRITE);
+        }
+        Registration::with_filters(handle, fd as usize, filters, 0, 0)
+    }
+
+    #[expect(
+        dead_code,
+        reason = "used by kq-process and kq-fs-watch, which are not built yet"
+    )]
+    /// Registers the knote `(ident, filter)` with `fflags` and `data`, `EV_CLEAR`.
+    pub(crate) fn new_filter(
+        handle: StdArc<Handle>,
+        ident: usize,
+        filter: i16,
+        fflags: u32,
+        data: isize,
+    ) -> io::Result<Registration> {
+        Registration::with_filters(handle, ident, [Some(filter), None], fflags, data)
+    }
+
+    fn with_filters(
+        handle: StdArc<Handle>,
+        ident: usize,
+        filters: [Option<i16>; 2],
+        fflags: u32,
+        data: isize,
+    ) -> io::Result<Registration> {
+        let (key, shared) = handle.io.insert()?;
+        let changes: Vec<Kevent> = filters
+            .iter()
+            .flatten()
+            .map(|&f| Kevent::new(ident, f, EV_ADD | EV_CLEAR, fflags, data as _, udata(key)))
+            .collect();
+        handle.submit(&changes, None);
+        Ok(Registration {
+            handle,
+            shared,
+            key,
+            ident,
+            filters,
+            registered: true,
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &ScheduledIo {
+        &self.shared
+    }
+
+    #[expect(dead_code, reason = "used by kq-net, which is not built yet")]
+    pub(crate) fn handle(&self) -> &StdArc<Handle> {
+        &self.handle
+    }
+
+    /// Deletes the knotes and frees the slot; `close` is closed once the deletion is
+    /// applied (see "Deferred close" in the driver's docs).
+    pub(crate) fn deregister(&mut self, close: Option<OwnedFd>) {
+        if !std::mem::replace(&mut self.registered, false) {
+            drop(close);
+            return;
+        }
+        self.handle.io.remove(self.key);
+        let changes: Vec<Kevent> = self
+            .filters
+            .iter()
+            .flatten()
+            .map(|&f| Kevent::new(self.ident, f, EV_DELETE, 0, 0, udata(self.key)))
+            .collect();
+        self.handle.submit(&changes, close);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.deregister(None);
+    }
+}

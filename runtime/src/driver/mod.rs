@@ -1,0 +1,329 @@
+//! The driver: the one module that calls [`Kqueue::kevent`], and the registrations whose
+//! wakers its events wake.
+//!
+//! # Protocol
+//!
+//! - **Changes.** A registration change (an I/O source added or removed, a timer armed or
+//!   cancelled) is appended to the changelist under the `changes` lock. The next *turn*
+//!   submits the whole list with its wait: one `kevent` call per turn. The list is applied in
+//!   the order it was built, so a deletion and a later addition of the same ident never
+//!   swap.
+//! - **Turning.** Whoever holds the [`Driver`] (the worker that parks on it, or the thread in
+//!   `block_on`) turns it. Before its call it takes the list and records, under the same
+//!   lock, that it is `waiting` and whether it `carries` changes.
+//! - **A change made while a thread waits in `kevent`** must not be stranded. If the waiter
+//!   carries no changes, the new change is applied at once by a `kevent` call of the
+//!   changing thread, under the `changes` lock: nothing can be reordered, and the core wakes
+//!   the waiter if the change concerns it (an event became pending, a timer moved earlier).
+//!   If the waiter does carry changes, applying directly could overtake them, so the change
+//!   is queued and the waiter is woken by a trigger of the driver's `EVFILT_USER` knote
+//!   (once per turn); its next turn submits it.
+//! - **Unpark.** [`Handle::unpark`] wakes the waiter with the same trigger; if nobody waits
+//!   yet, it leaves `wake_pending` so that the next turn does not block.
+//! - **Stale events are harmless.** Each event's `udata` names a slot and its generation
+//!   (`generation << 32 | index`); an event whose slot was freed, or freed and reused, finds
+//!   another generation and wakes nobody. Timer idents carry the generation too, so every
+//!   timer is a knote of its own.
+//! - **Deferred close.** A source's descriptor is closed only after its `EV_DELETE` has been
+//!   applied: the deregistration hands the descriptor to the changelist, which closes it
+//!   after the call that submits the deletion. On Linux the core cannot see a `close`, and a
+//!   deletion of a closed descriptor would fail (and cost a turn).
+//!
+//! # Shutdown
+//!
+//! [`Handle::shutdown`] marks every registration shut down and wakes its wakers; later
+//! registrations fail. The kqueue closes when the last `Arc<Handle>` goes (the runtime's,
+//! and those of I/O objects that outlive it).
+
+pub(crate) mod io;
+pub(crate) mod timer;
+
+use crate::loom::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
+use kq_reactor::{
+    EV_ADD, EV_CLEAR, EV_ERROR, EV_RECEIPT, EVFILT_TIMER, EVFILT_USER, Kevent, Kqueue, NOTE_TRIGGER,
+};
+use std::fmt;
+use std::io as stdio;
+use std::os::fd::OwnedFd;
+use std::task::Waker;
+use std::time::Duration;
+
+/// The ident of the driver's own `EVFILT_USER` knote.
+const WAKE_IDENT: usize = 0;
+/// Events taken per turn.
+const EVENTS: usize = 1024;
+/// Changes submitted per turn at most; the rest go with the next (which then does not
+/// wait). Bounds the eventlist the errors of one call may need.
+const MAX_CHANGES: usize = 4096;
+
+/// The right to turn: held by one thread at a time.
+pub(crate) struct Driver {
+    events: Vec<Kevent>,
+    submit: Vec<Kevent>,
+    close: Vec<OwnedFd>,
+    wakers: Vec<Waker>,
+}
+
+/// The shared side: the kqueue, the changelist and the registrations.
+pub(crate) struct Handle {
+    kq: Kqueue,
+    changes: Mutex<Changes>,
+    pub(crate) io: io::Slots,
+    pub(crate) timers: timer::Slots,
+    shutdown: AtomicBool,
+    pub(crate) metrics: Metrics,
+}
+
+#[derive(Default)]
+struct Changes {
+    list: Vec<Kevent>,
+    /// Descriptors to close once `list` (which deletes their knotes) is applied.
+    close: Vec<OwnedFd>,
+    /// A thread is (about to be) blocked in `kevent`.
+    waiting: bool,
+    /// ... and its call carries changes.
+    carrying: bool,
+    /// The waiter was triggered this turn.
+    triggered: bool,
+    /// An unpark came while nobody waited: the next turn must not block.
+    wake_pending: bool,
+}
+
+/// Counters the runtime's metrics report.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub(crate) turns: AtomicU64,
+    pub(crate) kevent_calls: AtomicU64,
+    pub(crate) changes: AtomicU64,
+    pub(crate) events: AtomicU64,
+    pub(crate) direct_applies: AtomicU64,
+    pub(crate) triggers: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// `generation << 32 | index`: the `udata` of a slot's knotes.
+pub(crate) fn key(index: usize, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | index as u64
+}
+
+pub(crate) fn split_key(key: u64) -> (usize, u32) {
+    ((key & 0xffff_ffff) as usize, (key >> 32) as u32)
+}
+
+/// A key as a kevent's `udata` (an integer, never dereferenced).
+pub(crate) fn udata(key: u64) -> *mut std::ffi::c_void {
+    std::ptr::without_provenance_mut(key as usize)
+}
+
+/// The key an event's `udata` carries.
+pub(crate) fn key_of(ev: &Kevent) -> u64 {
+    ev.udata.addr() as u64
+}
+
+/// An all-zero kevent, to size eventlists.
+pub(crate) fn empty() -> Kevent {
+    Kevent::new(0, 0, 0, 0, 0, std::ptr::null_mut())
+}
+
+impl Driver {
+    /// Creates the kqueue with the driver's wake knote.
+    pub(crate) fn new() -> stdio::Result<(Driver, Handle)> {
+        // The runtime's sources are EV_CLEAR and never read `data`: skip computing it.
+        let kq = Kqueue::builder().edge_data(false).build()?;
+        let wake = Kevent::new(WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, udata(0));
+        kq.kevent(&[wake], &mut [], Some(Duration::ZERO))?;
+        let driver = Driver {
+            events: vec![empty(); EVENTS],
+            submit: Vec::new(),
+            close: Vec::new(),
+            wakers: Vec::new(),
+        };
+        let handle = Handle {
+            kq,
+            changes: Mutex::new(Changes::default()),
+            io: io::Slots::new(),
+            timers: timer::Slots::new(),
+            shutdown: AtomicBool::new(false),
+            metrics: Metrics::default(),
+        };
+        Ok((driver, handle))
+    }
+
+    /// One turn: submits the changelist, waits up to `timeout` for events (`None`: until
+    /// one comes or [`Handle::unpark`]), and wakes the wakers of what arrived. Exactly one
+    /// `kevent` call.
+    pub(crate) fn turn(&mut self, h: &Handle, mut timeout: Option<Duration>) {
+        {
+            let mut st = lock(&h.changes);
+            std::mem::swap(&mut st.list, &mut self.submit);
+            if self.submit.len() > MAX_CHANGES {
+                // Keep the order: the rest goes first in the next list.
+                let mut rest = self.submit.split_off(MAX_CHANGES);
+                rest.append(&mut st.list);
+                st.list = rest;
+                timeout = Some(Duration::ZERO);
+            } else {
+                std::mem::swap(&mut st.close, &mut self.close);
+            }
+            if std::mem::take(&mut st.wake_pending) {
+                timeout = Some(Duration::ZERO);
+            }
+            st.waiting = timeout != Some(Duration::ZERO);
+            st.carrying = !self.submit.is_empty();
+            st.triggered = false;
+        }
+        // Room for an error entry per change, so that no change is dropped for want of it.
+        if self.events.len() < self.submit.len() {
+            self.events.resize(self.submit.len(), empty());
+        }
+        add(&h.metrics.turns, 1);
+        add(&h.metrics.kevent_calls, 1);
+        add(&h.metrics.changes, self.submit.len() as u64);
+        let res = h.kq.kevent(&self.submit, &mut self.events, timeout);
+        {
+            let mut st = lock(&h.changes);
+            st.waiting = false;
+            st.carrying = false;
+        }
+        self.submit.clear();
+        // The deletions of these descriptors' knotes are applied now.
+        self.close.clear();
+        // EINTR: a signal handler ran; the changes stand. Other errors (EBADF in a forked
+        // child) leave nothing to deliver.
+        let n = res.unwrap_or(0);
+        add(&h.metrics.events, n as u64);
+        let tick = h.io.next_tick();
+        for ev in &self.events[..n] {
+            if ev.flags & EV_ERROR != 0 {
+                // A failed change of a source marks it; timers are validated before they
+                // are queued, and the wake knote cannot fail.
+                if ev.data != 0 && ev.filter != EVFILT_TIMER && ev.filter != EVFILT_USER {
+                    h.io.error(ev, &mut self.wakers);
+                }
+                continue;
+            }
+            match ev.filter {
+                EVFILT_USER => {}
+                EVFILT_TIMER => h.timers.fire(key_of(ev), &mut self.wakers),
+                _ => h.io.event(ev, tick, &mut self.wakers),
+            }
+        }
+        for w in self.wakers.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+impl Handle {
+    /// Queues `changes`; `close` is closed after they are applied.
+    pub(crate) fn submit(&self, changes: &[Kevent], close: Option<OwnedFd>) {
+        let mut st = lock(&self.changes);
+        if self.shutdown.load(Ordering::Acquire) {
+            // The kqueue is going away with its knotes; `close` is dropped (closed) here.
+            return;
+        }
+        st.list.extend_from_slice(changes);
+        st.close.extend(close);
+        if !st.waiting {
+            return;
+        }
+        if st.carrying {
+            // Applying now could overtake the waiter's changes: wake it to take ours.
+            self.trigger(&mut st);
+            return;
+        }
+        {
+            // Nothing in flight to overtake: apply now, in order, while holding the lock.
+            let mut list = std::mem::take(&mut st.list);
+            // EV_RECEIPT gives every change an entry, so the call returns those entries
+            // and never takes the events the waiter is there to collect.
+            for c in &mut list {
+                c.flags |= EV_RECEIPT;
+            }
+            let mut errors = vec![empty(); list.len()];
+            add(&self.metrics.kevent_calls, 1);
+            add(&self.metrics.direct_applies, 1);
+            add(&self.metrics.changes, list.len() as u64);
+            let n = self
+                .kq
+                .kevent(&list, &mut errors, Some(Duration::ZERO))
+                .unwrap_or(0);
+            st.close.clear();
+            drop(st);
+            // A failed addition marks its source (a deletion of a descriptor closed behind
+            // our back has nothing to undo).
+            let mut wakers = Vec::new();
+            for ev in &errors[..n] {
+                if ev.data != 0 && ev.filter != EVFILT_TIMER && ev.filter != EVFILT_USER {
+                    self.io.error(ev, &mut wakers);
+                }
+            }
+            wakers.into_iter().for_each(Waker::wake);
+        }
+    }
+
+    /// Wakes the thread waiting in `kevent`, or makes the next turn not wait.
+    pub(crate) fn unpark(&self) {
+        let mut st = lock(&self.changes);
+        if st.waiting {
+            self.trigger(&mut st);
+        } else {
+            st.wake_pending = true;
+        }
+    }
+
+    fn trigger(&self, st: &mut Changes) {
+        if st.triggered {
+            return;
+        }
+        st.triggered = true;
+        add(&self.metrics.kevent_calls, 1);
+        add(&self.metrics.triggers, 1);
+        let ev = Kevent::new(WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, udata(0));
+        // Cannot fail: the knote exists for the kqueue's life.
+        let _ = self.kq.kevent(&[ev], &mut [], Some(Duration::ZERO));
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Fails every registration and wakes its wakers (runtime shutdown).
+    pub(crate) fn shutdown(&self) {
+        {
+            let mut st = lock(&self.changes);
+            self.shutdown.store(true, Ordering::Release);
+            st.list.clear();
+            st.close.clear();
+        }
+        let mut wakers = Vec::new();
+        self.io.shutdown(&mut wakers);
+        self.timers.shutdown(&mut wakers);
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("driver::Handle")
+            .field("kq", &self.kq)
+            .field("shutdown", &self.is_shutdown())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error of a registration on a runtime that shut down.
+pub(crate) fn shutdown_error() -> stdio::Error {
+    stdio::Error::other("the kq runtime was shut down")
+}

@@ -1,0 +1,297 @@
+//! A worker thread: its loop, its `Core`, and scheduling from inside it.
+//!
+//! The loop: every `EVENT_INTERVAL` ticks turn the driver without waiting (if it is free);
+//! take the next task (LIFO slot, own queue, a batch of the injection queue — and the
+//! injection queue first every `GLOBAL_INTERVAL` ticks, so it cannot starve); else steal
+//! half of another worker's queue; else park (see `park.rs` and `idle.rs`).
+//!
+//! A task woken by the task running on this worker goes to the LIFO slot and runs next
+//! (message passing stays hot in cache); the slot's previous task goes to the queue, where
+//! other workers can steal it. At most `MAX_LIFO_POLLS` LIFO tasks run in a row, so two
+//! tasks pinging each other cannot starve the queue.
+
+use super::{Handle, Remote};
+use crate::runtime::context;
+use crate::scheduler::Handle as SchedulerHandle;
+use crate::scheduler::park::Parker;
+use crate::scheduler::queue::Local;
+use crate::task::Notified;
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+const EVENT_INTERVAL: u32 = 61;
+const GLOBAL_INTERVAL: u32 = 31;
+const MAX_LIFO_POLLS: usize = 3;
+
+type Task = Notified<Arc<Handle>>;
+
+struct Core {
+    lifo: Option<Task>,
+    queue: Local<Task>,
+    tick: u32,
+    searching: bool,
+    rand: u32,
+}
+
+struct WorkerContext {
+    handle: Arc<Handle>,
+    index: usize,
+    core: RefCell<Core>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<WorkerContext>>> = const { RefCell::new(None) };
+}
+
+/// Schedules `task` on the current worker if this thread is one of `handle`'s workers;
+/// gives it back otherwise.
+pub(super) fn schedule_local(handle: &Arc<Handle>, task: Task, is_yield: bool) -> Result<(), Task> {
+    let mut slot = Some(task);
+    let notify = CURRENT.try_with(|c| {
+        let c = c.borrow();
+        let cx = c.as_ref().filter(|cx| Arc::ptr_eq(&cx.handle, handle))?;
+        let mut core = cx.core.try_borrow_mut().ok()?;
+        let task = slot.take()?;
+        Some(if is_yield {
+            core.queue
+                .push_back_or_overflow(task, &handle.shared.inject);
+            true
+        } else {
+            match core.lifo.replace(task) {
+                Some(prev) => {
+                    core.queue
+                        .push_back_or_overflow(prev, &handle.shared.inject);
+                    true
+                }
+                None => false,
+            }
+        })
+    });
+    match (notify, slot) {
+        (Ok(Some(notify)), _) => {
+            if notify {
+                handle.notify_parked();
+            }
+            Ok(())
+        }
+        (_, Some(task)) => Err(task),
+        (_, None) => unreachable!("the task is either queued or given back"),
+    }
+}
+
+/// Starts the worker threads.
+///
+/// # Errors
+///
+/// The error of spawning a thread (the threads started so far are told to stop).
+pub(crate) fn launch(
+    handle: &Arc<Handle>,
+    locals: Vec<Local<Task>>,
+) -> io::Result<Vec<std::thread::JoinHandle<()>>> {
+    let mut threads = Vec::with_capacity(locals.len());
+    for (index, queue) in locals.into_iter().enumerate() {
+        let h = handle.clone();
+        let builder = std::thread::Builder::new().name(handle.config.thread_name());
+        let builder = match handle.config.thread_stack_size {
+            Some(size) => builder.stack_size(size),
+            None => builder,
+        };
+        match builder.spawn(move || run(h, index, queue)) {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                handle.begin_shutdown();
+                for t in threads {
+                    let _ = t.join();
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(threads)
+}
+
+fn run(handle: Arc<Handle>, index: usize, queue: Local<Task>) {
+    let _enter = context::set_current(SchedulerHandle::MultiThread(handle.clone()));
+    let seed = (index as u32).wrapping_mul(0x9e37_79b9) | 1;
+    let cx = Rc::new(WorkerContext {
+        handle,
+        index,
+        core: RefCell::new(Core {
+            lifo: None,
+            queue,
+            tick: 0,
+            searching: false,
+            rand: seed,
+        }),
+    });
+    CURRENT.with(|c| *c.borrow_mut() = Some(cx.clone()));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            // Drops the core: queued references are released; the tasks stay owned.
+            let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+        }
+    }
+    let _reset = Reset;
+    cx.run_loop();
+}
+
+impl WorkerContext {
+    fn shared(&self) -> &super::Shared {
+        &self.handle.shared
+    }
+
+    fn remote(&self) -> &Remote {
+        &self.shared().remotes[self.index]
+    }
+
+    fn run_loop(&self) {
+        while !self.handle.is_shutdown() {
+            let tick = {
+                let mut core = self.core.borrow_mut();
+                core.tick = core.tick.wrapping_add(1);
+                core.tick
+            };
+            if tick % EVENT_INTERVAL == 0 {
+                Parker::poll_driver(&self.shared().driver, &self.handle.driver);
+            }
+            if let Some(task) = self.next_task(tick) {
+                self.run_task(task);
+                continue;
+            }
+            if let Some(task) = self.steal_work() {
+                self.run_task(task);
+                continue;
+            }
+            self.park();
+        }
+    }
+
+    fn next_task(&self, tick: u32) -> Option<Task> {
+        let inject = &self.shared().inject;
+        let mut core = self.core.borrow_mut();
+        if tick % GLOBAL_INTERVAL == 0 {
+            if let Some(t) = inject.pop() {
+                return Some(t);
+            }
+        }
+        if let Some(t) = core.lifo.take() {
+            return Some(t);
+        }
+        if let Some(t) = core.queue.pop() {
+            return Some(t);
+        }
+        // Refill from the injection queue: a fair share, at most half a queue.
+        let n = (inject.len() / self.shared().remotes.len() + 1).min(128);
+        let core = &mut *core;
+        let mut first = None;
+        inject.pop_n(n, |t| match first {
+            None => first = Some(t),
+            Some(_) => core.queue.push_back_or_overflow(t, inject),
+        });
+        first
+    }
+
+    fn steal_work(&self) -> Option<Task> {
+        let shared = self.shared();
+        let mut core = self.core.borrow_mut();
+        if !core.searching {
+            if !shared.idle.transition_worker_to_searching() {
+                return None;
+            }
+            core.searching = true;
+        }
+        let n = shared.remotes.len();
+        core.rand ^= core.rand << 13;
+        core.rand ^= core.rand >> 17;
+        core.rand ^= core.rand << 5;
+        let start = core.rand as usize % n;
+        for i in 0..n {
+            let j = (start + i) % n;
+            if j == self.index {
+                continue;
+            }
+            if let Some(t) = shared.remotes[j].steal.steal_into(&mut core.queue) {
+                shared.metrics.steals.fetch_add(1, Ordering::Relaxed);
+                return Some(t);
+            }
+        }
+        shared.inject.pop()
+    }
+
+    fn run_task(&self, task: Task) {
+        let was_last_searcher = {
+            let mut core = self.core.borrow_mut();
+            std::mem::replace(&mut core.searching, false)
+                && self.shared().idle.transition_worker_from_searching()
+        };
+        if was_last_searcher {
+            // Work may be piling up: let one more worker look.
+            self.handle.notify_parked();
+        }
+        let metrics = &self.shared().metrics;
+        metrics.polls.fetch_add(1, Ordering::Relaxed);
+        task.run();
+        for _ in 0..MAX_LIFO_POLLS {
+            let Some(next) = self.core.borrow_mut().lifo.take() else {
+                return;
+            };
+            metrics.polls.fetch_add(1, Ordering::Relaxed);
+            next.run();
+        }
+        // Enough LIFO in a row: the next one waits its turn in the queue.
+        let mut core = self.core.borrow_mut();
+        if let Some(next) = core.lifo.take() {
+            core.queue
+                .push_back_or_overflow(next, &self.shared().inject);
+            drop(core);
+            self.handle.notify_parked();
+        }
+    }
+
+    fn has_local_work(&self) -> bool {
+        let core = self.core.borrow();
+        core.lifo.is_some() || core.queue.has_tasks()
+    }
+
+    fn park(&self) {
+        if self.has_local_work() {
+            return;
+        }
+        let shared = self.shared();
+        let searching = std::mem::replace(&mut self.core.borrow_mut().searching, false);
+        if shared
+            .idle
+            .transition_worker_to_parked(self.index, searching)
+        {
+            // The last searcher: nobody else will notice work that came meanwhile.
+            let work =
+                !shared.inject.is_empty() || shared.remotes.iter().any(|r| !r.steal.is_empty());
+            if work {
+                self.handle.notify_parked();
+            }
+        }
+        loop {
+            shared.metrics.parks.fetch_add(1, Ordering::Relaxed);
+            self.remote()
+                .parker
+                .park(&shared.driver, &self.handle.driver);
+            if self.handle.is_shutdown() {
+                return;
+            }
+            if !shared.idle.is_parked(self.index) {
+                // Woken by `worker_to_notify`: we count as searching.
+                self.core.borrow_mut().searching = true;
+                return;
+            }
+            // Woken by an event (or spuriously): go back to work if there is any.
+            if self.has_local_work() || !shared.inject.is_empty() {
+                shared.idle.unpark_worker_by_id(self.index);
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Parking an idle worker: on the driver if it is free, else on a condition variable.
+//!
+//! # Protocol
+//!
+//! Each worker has a [`Parker`] whose state is one of `EMPTY`, `PARKED_CONDVAR`,
+//! `PARKED_DRIVER` and `NOTIFIED`.
+//!
+//! - `park` consumes a pending `NOTIFIED` and returns at once. Otherwise, if the driver is
+//!   free, the worker takes it, publishes `PARKED_DRIVER` and turns it with no timeout;
+//!   else it publishes `PARKED_CONDVAR` under the parker's mutex and waits.
+//! - `unpark` swaps in `NOTIFIED` and wakes what the old state names: the condition
+//!   variable (after taking the mutex, so the waiter cannot miss it between its check and
+//!   its wait), or the driver, through [`driver::Handle::unpark`] — an `EVFILT_USER`
+//!   trigger, or, if the worker has not reached `kevent` yet, a flag that keeps its turn
+//!   from blocking. No wakeup is lost in either window.
+//! - Leaving `park` resets the state to `EMPTY`; a notification that raced with the wakeup
+//!   is consumed with it (the worker looks for work next anyway).
+
+use crate::driver::{self, Driver};
+use crate::loom::{AtomicUsize, Condvar, Mutex, Ordering, lock};
+use std::fmt;
+use std::time::Duration;
+
+const EMPTY: usize = 0;
+const PARKED_CONDVAR: usize = 1;
+const PARKED_DRIVER: usize = 2;
+const NOTIFIED: usize = 3;
+
+pub(crate) struct Parker {
+    state: AtomicUsize,
+    mutex: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Parker {
+        Parker {
+            state: AtomicUsize::new(EMPTY),
+            mutex: Mutex::new(()),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Blocks until [`unpark`](Parker::unpark) (or, when on the driver, until an event).
+    pub(crate) fn park(&self, drv: &Mutex<Driver>, handle: &driver::Handle) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            return;
+        }
+        if let Ok(mut d) = drv.try_lock() {
+            if self
+                .state
+                .compare_exchange(EMPTY, PARKED_DRIVER, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // Notified meanwhile.
+                self.state.store(EMPTY, Ordering::Release);
+                return;
+            }
+            d.turn(handle, None);
+            self.state.store(EMPTY, Ordering::Release);
+            return;
+        }
+        let mut guard = lock(&self.mutex);
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED_CONDVAR, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            self.state.store(EMPTY, Ordering::Release);
+            return;
+        }
+        loop {
+            guard = self.cv.wait(guard).unwrap_or_else(|e| e.into_inner());
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+            // Spurious wakeup: wait again.
+        }
+    }
+
+    /// Turns the driver without blocking, if it is free (the workers' regular check for
+    /// I/O and timers while they have tasks to run).
+    pub(crate) fn poll_driver(drv: &Mutex<Driver>, handle: &driver::Handle) {
+        if let Ok(mut d) = drv.try_lock() {
+            d.turn(handle, Some(Duration::ZERO));
+        }
+    }
+
+    /// Wakes the worker if it parks, or makes its next `park` return at once.
+    pub(crate) fn unpark(&self, handle: &driver::Handle) {
+        match self.state.swap(NOTIFIED, Ordering::AcqRel) {
+            EMPTY | NOTIFIED => {}
+            PARKED_CONDVAR => {
+                // Taking the mutex orders this with the waiter's check-then-wait.
+                drop(lock(&self.mutex));
+                self.cv.notify_one();
+            }
+            PARKED_DRIVER => handle.unpark(),
+            other => unreachable!("parker state {other}"),
+        }
+    }
+}
+
+impl fmt::Debug for Parker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parker")
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .finish()
+    }
+}
