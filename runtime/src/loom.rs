@@ -38,6 +38,8 @@ mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+    /// For the models' threads.
+    #[cfg(test)]
     pub(crate) use loom::thread;
 }
 

@@ -3,6 +3,9 @@
 //!
 //! # Protocol
 //!
+//! The decisions below are made by `changes::Changes` under the `changes` lock (where a loom
+//! model checks them); this module makes the `kevent` calls they call for.
+//!
 //! - **Changes.** A registration change (an I/O source added or removed, a timer armed or
 //!   cancelled) is appended to the changelist under the `changes` lock. The next *turn*
 //!   submits the whole list with its wait: one `kevent` call per turn. The list is applied in
@@ -35,10 +38,12 @@
 //! registrations fail. The kqueue closes when the last `Arc<Handle>` goes (the runtime's,
 //! and those of I/O objects that outlive it).
 
+mod changes;
 pub(crate) mod io;
 pub(crate) mod timer;
 
 use crate::loom::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
+use changes::{Changes, OnSubmit, OnUnpark};
 use kq_reactor::{
     EV_ADD, EV_CLEAR, EV_ERROR, EV_RECEIPT, EVFILT_TIMER, EVFILT_USER, Kevent, Kqueue, NOTE_TRIGGER,
 };
@@ -52,9 +57,6 @@ use std::time::Duration;
 const WAKE_IDENT: usize = 0;
 /// Events taken per turn.
 const EVENTS: usize = 1024;
-/// Changes submitted per turn at most; the rest go with the next (which then does not
-/// wait). Bounds the eventlist the errors of one call may need.
-const MAX_CHANGES: usize = 4096;
 
 /// The right to turn: held by one thread at a time.
 pub(crate) struct Driver {
@@ -67,26 +69,11 @@ pub(crate) struct Driver {
 /// The shared side: the kqueue, the changelist and the registrations.
 pub(crate) struct Handle {
     kq: Kqueue,
-    changes: Mutex<Changes>,
+    changes: Mutex<Changes<OwnedFd>>,
     pub(crate) io: io::Slots,
     pub(crate) timers: timer::Slots,
     shutdown: AtomicBool,
     pub(crate) metrics: Metrics,
-}
-
-#[derive(Default)]
-struct Changes {
-    list: Vec<Kevent>,
-    /// Descriptors to close once `list` (which deletes their knotes) is applied.
-    close: Vec<OwnedFd>,
-    /// A thread is (about to be) blocked in `kevent`.
-    waiting: bool,
-    /// ... and its call carries changes.
-    carrying: bool,
-    /// The waiter was triggered this turn.
-    triggered: bool,
-    /// An unpark came while nobody waited: the next turn must not block.
-    wake_pending: bool,
 }
 
 /// Counters the runtime's metrics report.
@@ -143,7 +130,7 @@ impl Driver {
         };
         let handle = Handle {
             kq,
-            changes: Mutex::new(Changes::default()),
+            changes: Mutex::new(Changes::new()),
             io: io::Slots::new(),
             timers: timer::Slots::new(),
             shutdown: AtomicBool::new(false),
@@ -155,26 +142,8 @@ impl Driver {
     /// One turn: submits the changelist, waits up to `timeout` for events (`None`: until
     /// one comes or [`Handle::unpark`]), and wakes the wakers of what arrived. Exactly one
     /// `kevent` call.
-    pub(crate) fn turn(&mut self, h: &Handle, mut timeout: Option<Duration>) {
-        {
-            let mut st = lock(&h.changes);
-            std::mem::swap(&mut st.list, &mut self.submit);
-            if self.submit.len() > MAX_CHANGES {
-                // Keep the order: the rest goes first in the next list.
-                let mut rest = self.submit.split_off(MAX_CHANGES);
-                rest.append(&mut st.list);
-                st.list = rest;
-                timeout = Some(Duration::ZERO);
-            } else {
-                std::mem::swap(&mut st.close, &mut self.close);
-            }
-            if std::mem::take(&mut st.wake_pending) {
-                timeout = Some(Duration::ZERO);
-            }
-            st.waiting = timeout != Some(Duration::ZERO);
-            st.carrying = !self.submit.is_empty();
-            st.triggered = false;
-        }
+    pub(crate) fn turn(&mut self, h: &Handle, timeout: Option<Duration>) {
+        let timeout = lock(&h.changes).begin_turn(&mut self.submit, &mut self.close, timeout);
         // Room for an error entry per change, so that no change is dropped for want of it.
         if self.events.len() < self.submit.len() {
             self.events.resize(self.submit.len(), empty());
@@ -183,11 +152,7 @@ impl Driver {
         add(&h.metrics.kevent_calls, 1);
         add(&h.metrics.changes, self.submit.len() as u64);
         let res = h.kq.kevent(&self.submit, &mut self.events, timeout);
-        {
-            let mut st = lock(&h.changes);
-            st.waiting = false;
-            st.carrying = false;
-        }
+        lock(&h.changes).end_turn();
         self.submit.clear();
         // The deletions of these descriptors' knotes are applied now.
         self.close.clear();
@@ -225,61 +190,53 @@ impl Handle {
             // The kqueue is going away with its knotes; `close` is dropped (closed) here.
             return;
         }
-        st.list.extend_from_slice(changes);
-        st.close.extend(close);
-        if !st.waiting {
-            return;
-        }
-        if st.carrying {
-            // Applying now could overtake the waiter's changes: wake it to take ours.
-            self.trigger(&mut st);
-            return;
-        }
-        {
+        let (mut list, close) = match st.on_submit(changes, close) {
+            // Nobody waits, or the waiter was woken already: the next turn takes them.
+            OnSubmit::Queued => return,
+            OnSubmit::Trigger => {
+                // Applying now could overtake the waiter's changes: wake it to take ours.
+                self.trigger();
+                return;
+            }
             // Nothing in flight to overtake: apply now, in order, while holding the lock.
-            let mut list = std::mem::take(&mut st.list);
-            // EV_RECEIPT gives every change an entry, so the call returns those entries
-            // and never takes the events the waiter is there to collect.
-            for c in &mut list {
-                c.flags |= EV_RECEIPT;
-            }
-            let mut errors = vec![empty(); list.len()];
-            add(&self.metrics.kevent_calls, 1);
-            add(&self.metrics.direct_applies, 1);
-            add(&self.metrics.changes, list.len() as u64);
-            let n = self
-                .kq
-                .kevent(&list, &mut errors, Some(Duration::ZERO))
-                .unwrap_or(0);
-            st.close.clear();
-            drop(st);
-            // A failed addition marks its source (a deletion of a descriptor closed behind
-            // our back has nothing to undo).
-            let mut wakers = Vec::new();
-            for ev in &errors[..n] {
-                if ev.data != 0 && ev.filter != EVFILT_TIMER && ev.filter != EVFILT_USER {
-                    self.io.error(ev, &mut wakers);
-                }
-            }
-            wakers.into_iter().for_each(Waker::wake);
+            OnSubmit::ApplyNow { list, close } => (list, close),
+        };
+        // EV_RECEIPT gives every change an entry, so the call returns those entries
+        // and never takes the events the waiter is there to collect.
+        for c in &mut list {
+            c.flags |= EV_RECEIPT;
         }
+        let mut errors = vec![empty(); list.len()];
+        add(&self.metrics.kevent_calls, 1);
+        add(&self.metrics.direct_applies, 1);
+        add(&self.metrics.changes, list.len() as u64);
+        let n = self
+            .kq
+            .kevent(&list, &mut errors, Some(Duration::ZERO))
+            .unwrap_or(0);
+        drop(close);
+        drop(st);
+        // A failed addition marks its source (a deletion of a descriptor closed behind
+        // our back has nothing to undo).
+        let mut wakers = Vec::new();
+        for ev in &errors[..n] {
+            if ev.data != 0 && ev.filter != EVFILT_TIMER && ev.filter != EVFILT_USER {
+                self.io.error(ev, &mut wakers);
+            }
+        }
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Wakes the thread waiting in `kevent`, or makes the next turn not wait.
     pub(crate) fn unpark(&self) {
         let mut st = lock(&self.changes);
-        if st.waiting {
-            self.trigger(&mut st);
-        } else {
-            st.wake_pending = true;
+        if st.on_unpark() == OnUnpark::Trigger {
+            self.trigger();
         }
     }
 
-    fn trigger(&self, st: &mut Changes) {
-        if st.triggered {
-            return;
-        }
-        st.triggered = true;
+    /// Triggers the wake knote; called with the `changes` lock held, once per turn.
+    fn trigger(&self) {
         add(&self.metrics.kevent_calls, 1);
         add(&self.metrics.triggers, 1);
         let ev = Kevent::new(WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, udata(0));
@@ -296,8 +253,7 @@ impl Handle {
         {
             let mut st = lock(&self.changes);
             self.shutdown.store(true, Ordering::Release);
-            st.list.clear();
-            st.close.clear();
+            st.discard();
         }
         let mut wakers = Vec::new();
         self.io.shutdown(&mut wakers);

@@ -116,3 +116,65 @@ impl fmt::Debug for Parker {
             .finish()
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! The condition-variable path only: on the driver path `park` blocks in a real
+    //! `kevent`, which loom cannot schedule around (the driver's own hand-off is modelled
+    //! in `driver/changes.rs`).
+
+    use super::*;
+    use crate::loom::{Arc, thread};
+
+    struct Worker {
+        parker: Parker,
+        driver: Mutex<Driver>,
+        handle: driver::Handle,
+    }
+
+    fn worker() -> Arc<Worker> {
+        let (driver, handle) = Driver::new().expect("a kqueue for the driver");
+        Arc::new(Worker {
+            parker: Parker::new(),
+            driver: Mutex::new(driver),
+            handle,
+        })
+    }
+
+    /// Another worker holds the driver, so `park` takes the condition variable; an
+    /// `unpark` racing with any step of it ends the park (a lost wakeup would leave the
+    /// parked thread blocked: loom reports a deadlock), and the parker is empty after.
+    #[test]
+    fn unpark_ends_a_condvar_park() {
+        loom::model(|| {
+            let w = worker();
+            let busy = lock(&w.driver);
+            let unparker = {
+                let w = w.clone();
+                thread::spawn(move || w.parker.unpark(&w.handle))
+            };
+            w.parker.park(&w.driver, &w.handle);
+            unparker.join().unwrap();
+            drop(busy);
+            assert_eq!(w.parker.state.load(Ordering::Relaxed), EMPTY);
+        });
+    }
+
+    /// An `unpark` that happened before `park` makes it return at once, consumed.
+    #[test]
+    fn notified_before_park_returns_at_once() {
+        loom::model(|| {
+            let w = worker();
+            // Busy, so that a missed notification shows as a wait that never ends.
+            let busy = lock(&w.driver);
+            let unparker = {
+                let w = w.clone();
+                thread::spawn(move || w.parker.unpark(&w.handle))
+            };
+            unparker.join().unwrap();
+            w.parker.park(&w.driver, &w.handle);
+            drop(busy);
+            assert_eq!(w.parker.state.load(Ordering::Relaxed), EMPTY);
+        });
+    }
+}

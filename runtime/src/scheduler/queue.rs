@@ -100,7 +100,7 @@ impl<T> Local<T> {
         self.inner.len() > 0
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn len(&self) -> usize {
         self.inner.len() as usize
     }
@@ -319,7 +319,7 @@ mod tests {
     }
 }
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
     use crate::loom::thread;
@@ -357,6 +357,79 @@ mod loom_tests {
             }
             got.sort_unstable();
             assert_eq!(got, (0..6).collect::<Vec<_>>());
+        });
+    }
+
+    /// A stealer's side: takes what it can once, then drains its own queue.
+    fn spawn_stealer(steal: Arc<Steal<usize>>) -> thread::JoinHandle<Vec<usize>> {
+        thread::spawn(move || {
+            let (_s, mut mine) = super::local::<usize>();
+            let mut got = Vec::new();
+            if let Some(t) = steal.steal_into(&mut mine) {
+                got.push(t);
+                while let Some(t) = mine.pop() {
+                    got.push(t);
+                }
+            }
+            got
+        })
+    }
+
+    /// Two stealers race with each other and with the owner's pushes and pops (a stealer
+    /// that finds another at work backs off); every task is taken exactly once.
+    #[test]
+    fn two_stealers_take_each_task_once() {
+        loom::model(|| {
+            let inject = Inject::new();
+            let (steal, mut local) = local::<usize>();
+            let steal = Arc::new(steal);
+            let stealers = [spawn_stealer(steal.clone()), spawn_stealer(steal)];
+            let mut got = Vec::new();
+            // Five tasks through four slots: the owner reuses a slot a stealer may copy.
+            for i in 0..3 {
+                local.push_back_or_overflow(i, &inject);
+            }
+            got.extend(local.pop());
+            for i in 3..5 {
+                local.push_back_or_overflow(i, &inject);
+            }
+            while let Some(t) = local.pop() {
+                got.push(t);
+            }
+            for s in stealers {
+                got.extend(s.join().unwrap());
+            }
+            while let Some(t) = inject.pop() {
+                got.push(t);
+            }
+            got.sort_unstable();
+            assert_eq!(got, (0..5).collect::<Vec<_>>());
+        });
+    }
+
+    /// A full queue moves half of itself to the injection queue while a stealer copies
+    /// out of it: no slot is overwritten while being copied, and every task is taken
+    /// exactly once.
+    #[test]
+    fn overflow_with_a_stealer_takes_each_task_once() {
+        loom::model(|| {
+            let inject = Inject::new();
+            let (steal, mut local) = local::<usize>();
+            let stealer = spawn_stealer(Arc::new(steal));
+            let n = CAPACITY + 2;
+            for i in 0..n {
+                local.push_back_or_overflow(i, &inject);
+            }
+            let mut got = Vec::new();
+            while let Some(t) = local.pop() {
+                got.push(t);
+            }
+            got.extend(stealer.join().unwrap());
+            while let Some(t) = inject.pop() {
+                got.push(t);
+            }
+            got.sort_unstable();
+            assert_eq!(got, (0..n).collect::<Vec<_>>());
         });
     }
 }

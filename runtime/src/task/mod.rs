@@ -17,6 +17,8 @@ mod join;
 mod join_set;
 pub(crate) mod list;
 mod local;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub(crate) mod raw;
 pub(crate) mod state;
 
@@ -26,7 +28,6 @@ pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;
 pub use local::{LocalSet, spawn_local};
 
-use crate::loom::{AtomicU64, Ordering};
 use raw::{Header, RawTask};
 use std::fmt;
 use std::future::Future;
@@ -111,6 +112,9 @@ pub struct Id(NonZeroU64);
 
 impl Id {
     pub(crate) fn next() -> Id {
+        // std's atomic even under loom: a `static` needs a const constructor, which loom's
+        // atomics lack, and a unique counter has no interleaving worth exploring.
+        use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         Id(NonZeroU64::new(n).expect("task ids do not wrap in 2^64 spawns"))
