@@ -50,6 +50,8 @@ use kq_reactor::{
 use std::fmt;
 use std::io as stdio;
 use std::os::fd::OwnedFd;
+// std's: the kqueue itself is not part of any loom model.
+use std::sync::RwLock;
 use std::task::Waker;
 use std::time::Duration;
 
@@ -68,7 +70,8 @@ pub(crate) struct Driver {
 
 /// The shared side: the kqueue, the changelist and the registrations.
 pub(crate) struct Handle {
-    kq: Kqueue,
+    /// Taken (and so closed) at shutdown. A read lock per call: uncontended until then.
+    kq: RwLock<Option<Kqueue>>,
     changes: Mutex<Changes<OwnedFd>>,
     pub(crate) io: io::Slots,
     pub(crate) timers: timer::Slots,
@@ -129,7 +132,7 @@ impl Driver {
             wakers: Vec::new(),
         };
         let handle = Handle {
-            kq,
+            kq: RwLock::new(Some(kq)),
             changes: Mutex::new(Changes::new()),
             io: io::Slots::new(),
             timers: timer::Slots::new(),
@@ -151,7 +154,7 @@ impl Driver {
         add(&h.metrics.turns, 1);
         add(&h.metrics.kevent_calls, 1);
         add(&h.metrics.changes, self.submit.len() as u64);
-        let res = h.kq.kevent(&self.submit, &mut self.events, timeout);
+        let res = h.kevent(&self.submit, &mut self.events, timeout);
         lock(&h.changes).end_turn();
         self.submit.clear();
         // The deletions of these descriptors' knotes are applied now.
@@ -211,7 +214,6 @@ impl Handle {
         add(&self.metrics.direct_applies, 1);
         add(&self.metrics.changes, list.len() as u64);
         let n = self
-            .kq
             .kevent(&list, &mut errors, Some(Duration::ZERO))
             .unwrap_or(0);
         drop(close);
@@ -241,7 +243,7 @@ impl Handle {
         add(&self.metrics.triggers, 1);
         let ev = Kevent::new(WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, udata(0));
         // Cannot fail: the knote exists for the kqueue's life.
-        let _ = self.kq.kevent(&[ev], &mut [], Some(Duration::ZERO));
+        let _ = self.kevent(&[ev], &mut [], Some(Duration::ZERO));
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -261,6 +263,23 @@ impl Handle {
         for w in wakers {
             w.wake();
         }
+        // Close the kqueue (and every knote with it). The runtime's threads have stopped;
+        // a `Handle::block_on` still turning elsewhere gets the shutdown error from now on.
+        let kq = self.kq.write().unwrap_or_else(|e| e.into_inner()).take();
+        drop(kq);
+    }
+
+    /// `Kqueue::kevent`, or the shutdown error once the kqueue is closed.
+    fn kevent(
+        &self,
+        changes: &[Kevent],
+        events: &mut [Kevent],
+        timeout: Option<Duration>,
+    ) -> stdio::Result<usize> {
+        match &*self.kq.read().unwrap_or_else(|e| e.into_inner()) {
+            Some(kq) => kq.kevent(changes, events, timeout),
+            None => Err(shutdown_error()),
+        }
     }
 }
 
@@ -273,7 +292,7 @@ impl fmt::Debug for Driver {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("driver::Handle")
-            .field("kq", &self.kq)
+            .field("kq", &*self.kq.read().unwrap_or_else(|e| e.into_inner()))
             .field("shutdown", &self.is_shutdown())
             .finish_non_exhaustive()
     }

@@ -27,7 +27,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Names a runtime's threads.
 pub(crate) type ThreadNameFn = Arc<dyn Fn() -> String + Send + Sync + 'static>;
@@ -162,30 +162,42 @@ impl Runtime {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
+        // One deadline for the whole shutdown: threads, then blocking closures.
+        let deadline = timeout.map(|t| Instant::now() + t);
         // Destructors of tasks may use the runtime (deregister I/O, spawn): keep it current.
         let _current = context::set_current(self.handle.inner.clone());
         match &self.handle.inner {
             scheduler::Handle::MultiThread(h) => {
                 h.begin_shutdown();
                 let threads = std::mem::take(&mut *lock(&self.threads));
-                join_all(threads, timeout);
-                h.finish_shutdown(timeout);
+                join_all(threads, deadline);
+                h.finish_shutdown(remaining(deadline));
             }
-            scheduler::Handle::CurrentThread(h) => h.shutdown(timeout),
+            scheduler::Handle::CurrentThread(h) => h.shutdown(remaining(deadline)),
         }
     }
 }
 
-/// Joins `threads`, giving up (and detaching the rest) after `timeout`.
-fn join_all(threads: Vec<std::thread::JoinHandle<()>>, timeout: Option<Duration>) {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+/// The time left until `deadline` (`None`: no deadline).
+fn remaining(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+/// Joins `threads`, giving up (and detaching the rest) at `deadline`. The calling thread is
+/// skipped if it is one of them (a runtime dropped inside its own task): it leaves its loop
+/// when the drop returns.
+fn join_all(threads: Vec<std::thread::JoinHandle<()>>, deadline: Option<Instant>) {
+    let me = std::thread::current().id();
     for t in threads {
+        if t.thread().id() == me {
+            continue;
+        }
         match deadline {
             None => {
                 let _ = t.join();
             }
             Some(d) => {
-                while !t.is_finished() && std::time::Instant::now() < d {
+                while !t.is_finished() && Instant::now() < d {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 if t.is_finished() {

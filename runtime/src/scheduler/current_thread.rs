@@ -119,22 +119,20 @@ impl Handle {
         let waker = Waker::from(state.clone());
         loop {
             let taken = lock(&self.parked).take();
-            if let Some((core, mut driver)) = taken {
+            if let Some((core, driver)) = taken {
                 let cx = Rc::new(CoreContext {
                     handle: self.clone(),
                     core: RefCell::new(core),
                 });
-                let prev = CURRENT.with(|c| c.borrow_mut().replace(cx.clone()));
-                let out = self.run(&cx, &mut driver, future.as_mut(), &state, &waker);
-                CURRENT.with(|c| *c.borrow_mut() = prev);
-                let core = Rc::try_unwrap(cx)
-                    .ok()
-                    .expect("the core context is not shared beyond block_on")
-                    .core
-                    .into_inner();
-                *lock(&self.parked) = Some((core, driver));
-                self.core_returned.notify_one();
-                return out;
+                let mut guard = ReturnCore {
+                    handle: self,
+                    cx: Some(cx),
+                    driver: Some(driver),
+                    prev: None,
+                };
+                guard.prev = Some(CURRENT.with(|c| c.borrow_mut().replace(guard.cx().clone())));
+                let (cx, driver) = guard.parts();
+                return self.run(cx, driver, future.as_mut(), &state, &waker);
             }
             // Another thread runs the scheduler: wait for the core, or for our future.
             let mut cx = Context::from_waker(&waker);
@@ -193,6 +191,18 @@ impl Handle {
                 }
             }
             let idle = ran_out && !block_on_waker.woken.load(Ordering::Acquire);
+            if self.shutdown.load(Ordering::Acquire) {
+                // The runtime was dropped while a `Handle::block_on` runs here: no driver
+                // any more; only the future's own wakers can help it finish.
+                if idle {
+                    let guard = lock(&self.parked);
+                    let _unused = self
+                        .core_returned
+                        .wait_timeout(guard, Duration::from_millis(10))
+                        .map_err(|e| e.into_inner());
+                }
+                continue;
+            }
             if idle {
                 self.metrics.parks.fetch_add(1, Ordering::Relaxed);
                 driver.turn(&self.driver, None);
@@ -237,6 +247,44 @@ impl Schedule for Arc<Handle> {
 
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
         self.owned.release(task)
+    }
+}
+
+/// Gives the core and the driver back to the handle when `block_on` ends, even by a panic
+/// of its future, so that the runtime stays usable.
+struct ReturnCore<'a> {
+    handle: &'a Handle,
+    cx: Option<Rc<CoreContext>>,
+    driver: Option<Driver>,
+    prev: Option<Option<Rc<CoreContext>>>,
+}
+
+impl ReturnCore<'_> {
+    fn cx(&self) -> &Rc<CoreContext> {
+        self.cx.as_ref().expect("present until drop")
+    }
+
+    fn parts(&mut self) -> (&CoreContext, &mut Driver) {
+        (
+            self.cx.as_deref().expect("present until drop"),
+            self.driver.as_mut().expect("present until drop"),
+        )
+    }
+}
+
+impl Drop for ReturnCore<'_> {
+    fn drop(&mut self) {
+        let prev = self.prev.take().flatten();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+        let (Some(cx), Some(driver)) = (self.cx.take(), self.driver.take()) else {
+            return;
+        };
+        let Ok(cx) = Rc::try_unwrap(cx) else {
+            // Unreachable: the context's only other holder is the thread-local reset above.
+            return;
+        };
+        *lock(&self.handle.parked) = Some((cx.core.into_inner(), driver));
+        self.handle.core_returned.notify_one();
     }
 }
 

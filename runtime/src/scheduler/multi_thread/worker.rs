@@ -115,6 +115,8 @@ pub(crate) fn launch(
 
 fn run(handle: Arc<Handle>, index: usize, queue: Local<Task>) {
     let _enter = context::set_current(SchedulerHandle::MultiThread(handle.clone()));
+    // A worker drives the runtime: `block_on` here would stall it.
+    let _in_runtime = context::enter_runtime();
     let seed = (index as u32).wrapping_mul(0x9e37_79b9) | 1;
     let cx = Rc::new(WorkerContext {
         handle,
