@@ -1,6 +1,6 @@
 //! Thin wrappers over the Linux calls the benchmarks time or set up with: pipes,
-//! socketpairs, raw epoll, `poll(2)`, one-byte I/O, the descriptor limit, clocks and host
-//! facts.
+//! socketpairs, raw epoll, `poll(2)`, one-byte I/O, the descriptor limit, clocks, memory
+//! and host facts.
 //!
 //! Each wrapper maps `-1` to `io::Error::last_os_error()`. None retries `EINTR`: the
 //! benchmarks install no signal handlers, so no call of theirs is interrupted. Descriptors
@@ -213,6 +213,48 @@ pub fn thread_cpu_ns() -> u64 {
     (ts.tv_sec as u64)
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.tv_nsec as u64)
+}
+
+/// The whole process's CPU time (user + system, all threads, from `getrusage(RUSAGE_SELF)`)
+/// in nanoseconds, at the microsecond resolution the call reports; 0 if it fails.
+#[must_use]
+pub fn process_cpu_ns() -> u64 {
+    // SAFETY: an all-zero rusage is a valid out-parameter.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a live rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0;
+    }
+    let us = |tv: libc::timeval| {
+        (tv.tv_sec as u64)
+            .saturating_mul(1_000_000)
+            .saturating_add(tv.tv_usec as u64)
+    };
+    us(ru.ru_utime)
+        .saturating_add(us(ru.ru_stime))
+        .saturating_mul(1000)
+}
+
+/// A field of `/proc/self/status` given in kB (`VmHWM`: peak resident set, `VmRSS`: the
+/// resident set now), in kB.
+///
+/// # Errors
+///
+/// The errors of reading the file; `InvalidData` if the field is missing or malformed.
+pub fn proc_status_kb(field: &str) -> io::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+            rest.trim().strip_suffix("kB")?.trim().parse().ok()
+        })
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("no {field} in /proc/self/status"),
+            )
+        })
 }
 
 /// The kernel release, as `uname -r` prints it.

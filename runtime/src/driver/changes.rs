@@ -70,6 +70,48 @@ pub(crate) enum OnUnpark {
     Nothing,
 }
 
+/// The changes a turning thread took and has not submitted yet, in order: a long list is
+/// submitted `MAX_CHANGES` at a time, from an offset, without copying the rest.
+pub(crate) struct Backlog<F> {
+    list: Vec<Kevent>,
+    pos: usize,
+    /// Closed once the whole list is applied.
+    close: Vec<F>,
+}
+
+impl<F> Backlog<F> {
+    pub(crate) fn new() -> Backlog<F> {
+        Backlog {
+            list: Vec::new(),
+            pos: 0,
+            close: Vec::new(),
+        }
+    }
+
+    fn is_drained(&self) -> bool {
+        self.pos == self.list.len()
+    }
+
+    fn remaining(&self) -> usize {
+        self.list.len() - self.pos
+    }
+
+    /// This turn's changes.
+    pub(crate) fn chunk(&self) -> &[Kevent] {
+        let end = self.list.len().min(self.pos + MAX_CHANGES);
+        &self.list[self.pos..end]
+    }
+
+    /// The turn's call returned: its chunk is applied. Once the whole list is, its
+    /// descriptors are closed (their knotes are deleted).
+    pub(crate) fn applied(&mut self) {
+        self.pos = self.list.len().min(self.pos + MAX_CHANGES);
+        if self.is_drained() {
+            self.close.clear();
+        }
+    }
+}
+
 impl<F> Changes<F> {
     pub(crate) fn new() -> Changes<F> {
         Changes {
@@ -82,34 +124,33 @@ impl<F> Changes<F> {
         }
     }
 
-    /// A turn begins: moves the list into `submit` (at most `MAX_CHANGES`; the rest stays
-    /// first in line) and, when all of it goes, the descriptors into `close`; records
-    /// whether the turn waits and carries changes. Returns the timeout its call must use:
-    /// zero when changes are left over or an unpark is pending, else `timeout`.
-    ///
-    /// `submit` and `close` are the turning thread's, empty.
+    /// A turn begins: if the turning thread's `backlog` is drained, the list (and the
+    /// descriptors it closes) moves into it; the turn submits the backlog's next chunk of
+    /// at most `MAX_CHANGES`. Records whether the turn waits and carries changes. Returns
+    /// the timeout its call must use: zero when changes are left for a later turn or an
+    /// unpark is pending, else `timeout`.
     #[must_use]
     pub(crate) fn begin_turn(
         &mut self,
-        submit: &mut Vec<Kevent>,
-        close: &mut Vec<F>,
+        backlog: &mut Backlog<F>,
         mut timeout: Option<Duration>,
     ) -> Option<Duration> {
-        std::mem::swap(&mut self.list, submit);
-        if submit.len() > MAX_CHANGES {
-            // Keep the order: the rest goes first in the next list.
-            let mut rest = submit.split_off(MAX_CHANGES);
-            rest.append(&mut self.list);
-            self.list = rest;
+        if backlog.is_drained() {
+            backlog.list.clear();
+            backlog.pos = 0;
+            std::mem::swap(&mut self.list, &mut backlog.list);
+            std::mem::swap(&mut self.close, &mut backlog.close);
+        }
+        // Changes beyond this turn's chunk, in the backlog or (queued behind it) in the
+        // list, must not wait behind a blocking call.
+        if backlog.remaining() > MAX_CHANGES || !self.list.is_empty() {
             timeout = Some(Duration::ZERO);
-        } else {
-            std::mem::swap(&mut self.close, close);
         }
         if std::mem::take(&mut self.wake_pending) {
             timeout = Some(Duration::ZERO);
         }
         self.waiting = timeout != Some(Duration::ZERO);
-        self.carrying = !submit.is_empty();
+        self.carrying = backlog.remaining() > 0;
         self.triggered = false;
         timeout
     }
@@ -246,16 +287,20 @@ mod loom_tests {
     }
 
     /// The turning thread's side of `Driver::turn`.
-    fn turn(changes: &Mutex<Changes<Fd>>, kq: &Kq, timeout: Option<Duration>) {
-        let (mut submit, mut close) = (Vec::new(), Vec::new());
+    fn turn(
+        changes: &Mutex<Changes<Fd>>,
+        kq: &Kq,
+        backlog: &mut Backlog<Fd>,
+        timeout: Option<Duration>,
+    ) {
         let timeout = {
             let mut c = lock(changes);
-            let t = c.begin_turn(&mut submit, &mut close, timeout);
+            let t = c.begin_turn(backlog, timeout);
             check(&c);
             t
         };
-        kq.turn(&submit, timeout);
-        drop(close);
+        kq.turn(backlog.chunk(), timeout);
+        backlog.applied();
         let mut c = lock(changes);
         c.end_turn();
         check(&c);
@@ -290,12 +335,15 @@ mod loom_tests {
         changes: &Arc<Mutex<Changes<Fd>>>,
         kq: &Arc<Kq>,
         unparked: &Arc<AtomicBool>,
-    ) -> thread::JoinHandle<()> {
+    ) -> thread::JoinHandle<Backlog<Fd>> {
         let (changes, kq, unparked) = (changes.clone(), kq.clone(), unparked.clone());
         thread::spawn(move || {
+            let mut backlog = Backlog::new();
             while !unparked.load(Ordering::Acquire) {
-                turn(&changes, &kq, None);
+                turn(&changes, &kq, &mut backlog, None);
             }
+            // What it has not submitted stays with the driver for the next turner.
+            backlog
         })
     }
 
@@ -312,9 +360,9 @@ mod loom_tests {
     /// Runs the turns that come after the model (which do not block) until the list is
     /// empty, then checks that changes `1..=n` were applied once each, in order, and their
     /// descriptors closed after.
-    fn finish(changes: &Mutex<Changes<Fd>>, kq: &Kq, n: usize) {
-        while !lock(changes).list.is_empty() {
-            turn(changes, kq, Some(Duration::ZERO));
+    fn finish(changes: &Mutex<Changes<Fd>>, kq: &Kq, mut backlog: Backlog<Fd>, n: usize) {
+        while !lock(changes).list.is_empty() || !backlog.is_drained() {
+            turn(changes, kq, &mut backlog, Some(Duration::ZERO));
         }
         let log = std::mem::take(&mut lock(&kq.state).log);
         let applied: Vec<usize> = log
@@ -350,9 +398,9 @@ mod loom_tests {
                 })
             };
             unpark(&changes, &kq, &unparked);
-            turner.join().unwrap();
+            let backlog = turner.join().unwrap();
             submitter.join().unwrap();
-            finish(&changes, &kq, 2);
+            finish(&changes, &kq, backlog, 2);
         });
     }
 
@@ -374,8 +422,8 @@ mod loom_tests {
             };
             submitter.join().unwrap();
             unpark(&changes, &kq, &unparked);
-            turner.join().unwrap();
-            finish(&changes, &kq, 2);
+            let backlog = turner.join().unwrap();
+            finish(&changes, &kq, backlog, 2);
         });
     }
 }

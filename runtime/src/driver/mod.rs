@@ -43,7 +43,7 @@ pub(crate) mod io;
 pub(crate) mod timer;
 
 use crate::loom::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
-use changes::{Changes, OnSubmit, OnUnpark};
+use changes::{Backlog, Changes, OnSubmit, OnUnpark};
 use kq_reactor::{
     EV_ADD, EV_CLEAR, EV_ERROR, EV_RECEIPT, EVFILT_TIMER, EVFILT_USER, Kevent, Kqueue, NOTE_TRIGGER,
 };
@@ -63,8 +63,7 @@ const EVENTS: usize = 1024;
 /// The right to turn: held by one thread at a time.
 pub(crate) struct Driver {
     events: Vec<Kevent>,
-    submit: Vec<Kevent>,
-    close: Vec<OwnedFd>,
+    backlog: Backlog<OwnedFd>,
     wakers: Vec<Waker>,
 }
 
@@ -127,8 +126,7 @@ impl Driver {
         kq.kevent(&[wake], &mut [], Some(Duration::ZERO))?;
         let driver = Driver {
             events: vec![empty(); EVENTS],
-            submit: Vec::new(),
-            close: Vec::new(),
+            backlog: Backlog::new(),
             wakers: Vec::new(),
         };
         let handle = Handle {
@@ -146,19 +144,19 @@ impl Driver {
     /// one comes or [`Handle::unpark`]), and wakes the wakers of what arrived. Exactly one
     /// `kevent` call.
     pub(crate) fn turn(&mut self, h: &Handle, timeout: Option<Duration>) {
-        let timeout = lock(&h.changes).begin_turn(&mut self.submit, &mut self.close, timeout);
+        let timeout = lock(&h.changes).begin_turn(&mut self.backlog, timeout);
+        let chunk = self.backlog.chunk();
         // Room for an error entry per change, so that no change is dropped for want of it.
-        if self.events.len() < self.submit.len() {
-            self.events.resize(self.submit.len(), empty());
+        if self.events.len() < chunk.len() {
+            self.events.resize(chunk.len(), empty());
         }
         add(&h.metrics.turns, 1);
         add(&h.metrics.kevent_calls, 1);
-        add(&h.metrics.changes, self.submit.len() as u64);
-        let res = h.kevent(&self.submit, &mut self.events, timeout);
+        add(&h.metrics.changes, chunk.len() as u64);
+        let res = h.kevent(chunk, &mut self.events, timeout);
         lock(&h.changes).end_turn();
-        self.submit.clear();
-        // The deletions of these descriptors' knotes are applied now.
-        self.close.clear();
+        // The chunk is applied; descriptors whose deletions were in it close now.
+        self.backlog.applied();
         // EINTR: a signal handler ran; the changes stand. Other errors (EBADF in a forked
         // child) leave nothing to deliver.
         let n = res.unwrap_or(0);

@@ -44,9 +44,21 @@ impl Slots {
         }
     }
 
-    /// Arms a timer for `deadline` that wakes `waker`; returns its key.
-    pub(crate) fn register(&self, h: &Handle, deadline: Instant, waker: &Waker) -> io::Result<u64> {
+    /// Arms a timer for `deadline` that wakes `waker`; returns its key, or `None` if the
+    /// deadline has passed already (nothing is armed).
+    pub(crate) fn register(
+        &self,
+        h: &Handle,
+        deadline: Instant,
+        waker: &Waker,
+    ) -> io::Result<Option<u64>> {
         let now = Instant::now();
+        let Some(wait) = deadline
+            .checked_duration_since(now)
+            .filter(|d| !d.is_zero())
+        else {
+            return Ok(None);
+        };
         let key = {
             let mut inner = lock(&self.inner);
             if inner.shutdown {
@@ -61,8 +73,7 @@ impl Slots {
             });
             key(index, generation)
         };
-        let ns = deadline.saturating_duration_since(now).as_nanos();
-        let ns = isize::try_from(ns).unwrap_or(isize::MAX);
+        let ns = isize::try_from(wait.as_nanos()).unwrap_or(isize::MAX);
         let change = Kevent::new(
             key as usize,
             EVFILT_TIMER,
@@ -72,10 +83,11 @@ impl Slots {
             udata(key),
         );
         h.submit(&[change], None);
-        Ok(key)
+        Ok(Some(key))
     }
 
-    /// `Ready` once the timer fired; otherwise stores `waker` (if it is another one).
+    /// `Ready` once the timer fired, and then the slot is freed (the key is spent);
+    /// otherwise stores `waker` (if it is another one).
     ///
     /// # Panics
     ///
@@ -86,9 +98,15 @@ impl Slots {
         let shutdown = inner.shutdown;
         let slot = match inner.slab.get_mut(index) {
             Some(s) if s.generation == generation => s,
-            _ => panic!("a kq timer was polled after its runtime shut down"),
+            _ => {
+                drop(inner);
+                panic!("a kq timer was polled after its runtime shut down");
+            }
         };
         if slot.fired {
+            let slot = inner.slab.remove(index);
+            drop(inner);
+            drop(slot);
             return Poll::Ready(());
         }
         if shutdown {

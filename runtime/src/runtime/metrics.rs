@@ -1,8 +1,9 @@
 //! `RuntimeMetrics`: counters of the scheduler and the driver.
 
+use crate::loom::{AtomicU64, Ordering};
 use crate::scheduler;
+use crate::scheduler::multi_thread::WorkerMetrics;
 use std::fmt;
-use std::sync::atomic::Ordering;
 
 /// A view of a runtime's counters. Each call reads the current value.
 ///
@@ -28,7 +29,10 @@ impl RuntimeMetrics {
 
     /// Tasks spawned so far (not counting blocking ones).
     pub fn spawned_tasks_count(&self) -> u64 {
-        self.sched().spawned.load(Ordering::Relaxed)
+        match &self.handle {
+            scheduler::Handle::MultiThread(h) => h.spawned_tasks(),
+            scheduler::Handle::CurrentThread(h) => h.spawned_tasks(),
+        }
     }
 
     /// Tasks spawned and not yet finished.
@@ -49,17 +53,17 @@ impl RuntimeMetrics {
 
     /// Successful steals of half a queue by one worker from another.
     pub fn steal_count(&self) -> u64 {
-        self.sched().steals.load(Ordering::Relaxed)
+        self.sum(|m| &m.steals)
     }
 
     /// Task polls.
     pub fn poll_count(&self) -> u64 {
-        self.sched().polls.load(Ordering::Relaxed)
+        self.sum(|m| &m.polls)
     }
 
     /// Times a worker parked (waited on the driver or its condition variable).
     pub fn park_count(&self) -> u64 {
-        self.sched().parks.load(Ordering::Relaxed)
+        self.sum(|m| &m.parks)
     }
 
     /// Turns of the driver's loop: each is exactly one `kevent` call.
@@ -120,10 +124,12 @@ impl RuntimeMetrics {
         self.handle.blocking().num_threads()
     }
 
-    fn sched(&self) -> &scheduler::multi_thread::Metrics {
+    fn sum(&self, field: impl Fn(&WorkerMetrics) -> &AtomicU64) -> u64 {
         match &self.handle {
-            scheduler::Handle::MultiThread(h) => h.metrics(),
-            scheduler::Handle::CurrentThread(h) => &h.metrics,
+            scheduler::Handle::MultiThread(h) => WorkerMetrics::sum(h.worker_metrics(), field),
+            scheduler::Handle::CurrentThread(h) => {
+                WorkerMetrics::sum(std::slice::from_ref(&h.metrics), field)
+            }
         }
     }
 }

@@ -1,46 +1,38 @@
-//! `block_on` on a thread that is not a worker: poll, sleep on a condition variable until
-//! woken, repeat.
+//! `block_on` on a thread that is not a worker: poll, park the thread until woken, repeat.
+//!
+//! The waker unparks the thread (`std::thread::unpark`: an atomic swap, and a futex wake
+//! only if the thread really sleeps), so a wake while the future is being polled — the
+//! cooperative budget does that — costs no system call.
 
 use super::coop;
-use crate::loom::{Condvar, Mutex, lock};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
 
-struct ThreadWaker {
-    woken: Mutex<bool>,
-    cv: Condvar,
-}
+struct ThreadWaker(Thread);
 
 impl Wake for ThreadWaker {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+        self.0.unpark();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        *lock(&self.woken) = true;
-        self.cv.notify_one();
+        self.0.unpark();
     }
 }
 
-/// Runs `future` to completion on this thread, parking between polls.
+/// Runs `future` to completion on this thread, parking between polls. A spurious unpark
+/// costs one extra poll.
 pub(crate) fn block_on_thread<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    let state = Arc::new(ThreadWaker {
-        woken: Mutex::new(false),
-        cv: Condvar::new(),
-    });
-    let waker = Waker::from(state.clone());
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(out) = coop::budget(|| future.as_mut().poll(&mut cx)) {
             return out;
         }
-        let mut woken = lock(&state.woken);
-        while !*woken {
-            woken = state.cv.wait(woken).unwrap_or_else(|e| e.into_inner());
-        }
-        *woken = false;
+        thread::park();
     }
 }

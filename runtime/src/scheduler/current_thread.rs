@@ -19,6 +19,7 @@
 //! registrations, and the kqueue closes with the last handle to it.
 
 use super::inject::Inject;
+use super::multi_thread::WorkerMetrics;
 use crate::driver::{self, Driver};
 use crate::loom::{AtomicBool, Condvar, Mutex, Ordering, lock};
 use crate::runtime::{blocking, coop};
@@ -47,7 +48,7 @@ pub(crate) struct Handle {
     parked: Mutex<Option<(Core, Driver)>>,
     core_returned: Condvar,
     shutdown: AtomicBool,
-    pub(crate) metrics: super::multi_thread::Metrics,
+    pub(crate) metrics: super::multi_thread::WorkerMetrics,
 }
 
 struct Core {
@@ -93,7 +94,6 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.metrics.spawned.fetch_add(1, Ordering::Relaxed);
         let (join, notified) = self.owned.bind(future, self.clone(), id);
         if let Some(task) = notified {
             self.schedule(task);
@@ -103,6 +103,10 @@ impl Handle {
 
     pub(crate) fn num_alive_tasks(&self) -> usize {
         self.owned.len()
+    }
+
+    pub(crate) fn spawned_tasks(&self) -> u64 {
+        self.owned.bound()
     }
 
     pub(crate) fn injection_queue_depth(&self) -> usize {
@@ -184,7 +188,7 @@ impl Handle {
                     ran_out = true;
                     break;
                 };
-                self.metrics.polls.fetch_add(1, Ordering::Relaxed);
+                WorkerMetrics::bump(&self.metrics.polls);
                 task.run();
                 if block_on_waker.woken.load(Ordering::Acquire) {
                     break;
@@ -204,7 +208,7 @@ impl Handle {
                 continue;
             }
             if idle {
-                self.metrics.parks.fetch_add(1, Ordering::Relaxed);
+                WorkerMetrics::bump(&self.metrics.parks);
                 driver.turn(&self.driver, None);
             } else {
                 driver.turn(&self.driver, Some(Duration::ZERO));

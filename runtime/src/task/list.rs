@@ -7,7 +7,7 @@
 
 use super::raw::RawTask;
 use super::{Id, JoinHandle, Notified, Schedule, Task};
-use crate::loom::{AtomicUsize, Mutex, Ordering, lock};
+use crate::loom::{Mutex, lock};
 use slab::Slab;
 use std::fmt;
 use std::future::Future;
@@ -19,12 +19,13 @@ const SHARDS: usize = 2;
 
 pub(crate) struct OwnedTasks<S: 'static> {
     shards: Box<[Mutex<Shard<S>>]>,
-    live: AtomicUsize,
 }
 
 struct Shard<S: 'static> {
     tasks: Slab<Task<S>>,
     closed: bool,
+    /// Tasks ever bound here (counted under the lock the bind takes anyway).
+    bound: u64,
 }
 
 impl<S: Schedule> OwnedTasks<S> {
@@ -35,10 +36,10 @@ impl<S: Schedule> OwnedTasks<S> {
                     Mutex::new(Shard {
                         tasks: Slab::new(),
                         closed: false,
+                        bound: 0,
                     })
                 })
                 .collect(),
-            live: AtomicUsize::new(0),
         }
     }
 
@@ -97,6 +98,7 @@ impl<S: Schedule> OwnedTasks<S> {
         // SAFETY: as above.
         let notified = unsafe { Task::<S>::from_raw(notified) }.into_notified();
         let mut shard = lock(self.shard(id));
+        shard.bound += 1;
         if shard.closed {
             drop(shard);
             // Spawned after shutdown began: cancelled at once. Its queue entry is dropped.
@@ -111,7 +113,6 @@ impl<S: Schedule> OwnedTasks<S> {
             .owner_index
             .with_mut(|p| unsafe { *p = index });
         entry.insert(task);
-        self.live.fetch_add(1, Ordering::Relaxed);
         (join, Some(notified))
     }
 
@@ -128,7 +129,6 @@ impl<S: Schedule> OwnedTasks<S> {
         if !same {
             return None;
         }
-        self.live.fetch_sub(1, Ordering::Relaxed);
         Some(shard.tasks.remove(index))
     }
 
@@ -146,23 +146,27 @@ impl<S: Schedule> OwnedTasks<S> {
             if all.is_empty() {
                 break;
             }
-            self.live.fetch_sub(all.len(), Ordering::Relaxed);
             for task in all {
                 task.into_raw().shutdown();
             }
         }
     }
 
-    /// Tasks bound and not yet complete.
+    /// Tasks bound and not yet complete (takes every shard's lock: for metrics).
     pub(crate) fn len(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| lock(s).tasks.len()).sum()
+    }
+
+    /// Tasks ever bound (takes every shard's lock: for metrics).
+    pub(crate) fn bound(&self) -> u64 {
+        self.shards.iter().map(|s| lock(s).bound).sum()
     }
 }
 
 impl<S> fmt::Debug for OwnedTasks<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedTasks")
-            .field("live", &self.live.load(Ordering::Relaxed))
-            .finish()
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
     }
 }

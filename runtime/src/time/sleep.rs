@@ -94,23 +94,29 @@ impl Sleep {
         }
         let coop = std::task::ready!(coop::poll_proceed(cx));
         let ready = match self.key {
-            Some(key) => self.driver.timers.poll(key, cx.waker()).is_ready(),
-            None if self.deadline <= Instant::now() => true,
+            Some(key) => {
+                let fired = self.driver.timers.poll(key, cx.waker()).is_ready();
+                if fired {
+                    // `poll` freed the slot.
+                    self.key = None;
+                }
+                fired
+            }
             None => match self.driver.timers.register(
                 &self.driver,
                 self.deadline.into_std(),
                 cx.waker(),
             ) {
-                Ok(key) => {
+                Ok(Some(key)) => {
                     self.key = Some(key);
                     false
                 }
+                Ok(None) => true,
                 Err(e) => panic!("a kq timer could not be armed: {e}"),
             },
         };
         if ready {
             coop.made_progress();
-            self.cancel();
             self.elapsed = true;
             Poll::Ready(())
         } else {

@@ -62,8 +62,8 @@ struct Shared {
     idle: Idle,
     owned: OwnedTasks<StdArc<Handle>>,
     driver: Mutex<Driver>,
-    shutdown: AtomicBool,
-    metrics: Metrics,
+    shutdown: Padded<AtomicBool>,
+    metrics: Box<[WorkerMetrics]>,
 }
 
 struct Remote {
@@ -71,13 +71,31 @@ struct Remote {
     parker: Parker,
 }
 
+/// Counters of one worker. Only that worker writes them, with a load and a store (no
+/// locked instruction); metrics sum them. Aligned so that workers do not share the line.
 #[derive(Default)]
-pub(crate) struct Metrics {
-    pub(crate) spawned: AtomicU64,
+#[repr(align(128))]
+pub(crate) struct WorkerMetrics {
     pub(crate) steals: AtomicU64,
     pub(crate) polls: AtomicU64,
     pub(crate) parks: AtomicU64,
 }
+
+impl WorkerMetrics {
+    /// Adds one to a counter only the calling worker writes.
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sum(all: &[WorkerMetrics], field: impl Fn(&WorkerMetrics) -> &AtomicU64) -> u64 {
+        all.iter().map(|m| field(m).load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// Keeps a hot flag off the cache lines that others write.
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
 
 impl Handle {
     pub(crate) fn spawn<F>(self: &StdArc<Self>, future: F, id: Id) -> JoinHandle<F::Output>
@@ -85,7 +103,6 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.metrics.spawned.fetch_add(1, Ordering::Relaxed);
         let (join, notified) = self.shared.owned.bind(future, self.clone(), id);
         if let Some(task) = notified {
             self.schedule_task(task, false);
@@ -97,8 +114,12 @@ impl Handle {
         self.shared.remotes.len()
     }
 
-    pub(crate) fn metrics(&self) -> &Metrics {
+    pub(crate) fn worker_metrics(&self) -> &[WorkerMetrics] {
         &self.shared.metrics
+    }
+
+    pub(crate) fn spawned_tasks(&self) -> u64 {
+        self.shared.owned.bound()
     }
 
     pub(crate) fn num_alive_tasks(&self) -> usize {
@@ -110,13 +131,13 @@ impl Handle {
     }
 
     fn is_shutdown(&self) -> bool {
-        self.shared.shutdown.load(Ordering::Acquire)
+        self.shared.shutdown.0.load(Ordering::Acquire)
     }
 
     /// Steps 1, 3, 4 and 5 of the shutdown order (the caller joins the workers between
     /// `begin_shutdown` and `finish_shutdown`).
     pub(crate) fn begin_shutdown(&self) {
-        if self.shared.shutdown.swap(true, Ordering::AcqRel) {
+        if self.shared.shutdown.0.swap(true, Ordering::AcqRel) {
             return;
         }
         for r in self.shared.remotes.iter() {
@@ -202,8 +223,8 @@ pub(crate) fn create(
             idle: Idle::new(n),
             owned: OwnedTasks::new(),
             driver: Mutex::new(driver),
-            shutdown: AtomicBool::new(false),
-            metrics: Metrics::default(),
+            shutdown: Padded(AtomicBool::new(false)),
+            metrics: (0..n).map(|_| WorkerMetrics::default()).collect(),
         },
         driver: driver_handle,
         blocking,

@@ -10,7 +10,7 @@
 //! other workers can steal it. At most `MAX_LIFO_POLLS` LIFO tasks run in a row, so two
 //! tasks pinging each other cannot starve the queue.
 
-use super::{Handle, Remote};
+use super::{Handle, Remote, WorkerMetrics};
 use crate::runtime::context;
 use crate::scheduler::Handle as SchedulerHandle;
 use crate::scheduler::park::Parker;
@@ -20,7 +20,6 @@ use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 const EVENT_INTERVAL: u32 = 61;
 const GLOBAL_INTERVAL: u32 = 31;
@@ -29,6 +28,9 @@ const MAX_LIFO_POLLS: usize = 3;
 type Task = Notified<Arc<Handle>>;
 
 struct Core {
+    /// The worker is delivering events (a driver turn): hold the notifications of other
+    /// workers until the turn is over, then send one.
+    in_turn: bool,
     lifo: Option<Task>,
     queue: Local<Task>,
     tick: u32,
@@ -55,7 +57,8 @@ pub(super) fn schedule_local(handle: &Arc<Handle>, task: Task, is_yield: bool) -
         let cx = c.as_ref().filter(|cx| Arc::ptr_eq(&cx.handle, handle))?;
         let mut core = cx.core.try_borrow_mut().ok()?;
         let task = slot.take()?;
-        Some(if is_yield {
+        let held = core.in_turn;
+        let notify = if is_yield {
             core.queue
                 .push_back_or_overflow(task, &handle.shared.inject);
             true
@@ -68,7 +71,8 @@ pub(super) fn schedule_local(handle: &Arc<Handle>, task: Task, is_yield: bool) -
                 }
                 None => false,
             }
-        })
+        };
+        Some(notify && !held)
     });
     match (notify, slot) {
         (Ok(Some(notify)), _) => {
@@ -122,6 +126,7 @@ fn run(handle: Arc<Handle>, index: usize, queue: Local<Task>) {
         handle,
         index,
         core: RefCell::new(Core {
+            in_turn: false,
             lifo: None,
             queue,
             tick: 0,
@@ -158,7 +163,9 @@ impl WorkerContext {
                 core.tick
             };
             if tick % EVENT_INTERVAL == 0 {
+                self.core.borrow_mut().in_turn = true;
                 Parker::poll_driver(&self.shared().driver, &self.handle.driver);
+                self.end_turn();
             }
             if let Some(task) = self.next_task(tick) {
                 self.run_task(task);
@@ -217,7 +224,7 @@ impl WorkerContext {
                 continue;
             }
             if let Some(t) = shared.remotes[j].steal.steal_into(&mut core.queue) {
-                shared.metrics.steals.fetch_add(1, Ordering::Relaxed);
+                WorkerMetrics::bump(&shared.metrics[self.index].steals);
                 return Some(t);
             }
         }
@@ -234,14 +241,14 @@ impl WorkerContext {
             // Work may be piling up: let one more worker look.
             self.handle.notify_parked();
         }
-        let metrics = &self.shared().metrics;
-        metrics.polls.fetch_add(1, Ordering::Relaxed);
+        let metrics = &self.shared().metrics[self.index];
+        WorkerMetrics::bump(&metrics.polls);
         task.run();
         for _ in 0..MAX_LIFO_POLLS {
             let Some(next) = self.core.borrow_mut().lifo.take() else {
                 return;
             };
-            metrics.polls.fetch_add(1, Ordering::Relaxed);
+            WorkerMetrics::bump(&metrics.polls);
             next.run();
         }
         // Enough LIFO in a row: the next one waits its turn in the queue.
@@ -250,6 +257,19 @@ impl WorkerContext {
             core.queue
                 .push_back_or_overflow(next, &self.shared().inject);
             drop(core);
+            self.handle.notify_parked();
+        }
+    }
+
+    /// After a driver turn: one notification if the turn queued more than this worker
+    /// runs next (the LIFO slot), instead of one per woken task.
+    fn end_turn(&self) {
+        let queued = {
+            let mut core = self.core.borrow_mut();
+            core.in_turn = false;
+            core.queue.has_tasks()
+        };
+        if queued {
             self.handle.notify_parked();
         }
     }
@@ -277,7 +297,7 @@ impl WorkerContext {
             }
         }
         loop {
-            shared.metrics.parks.fetch_add(1, Ordering::Relaxed);
+            WorkerMetrics::bump(&shared.metrics[self.index].parks);
             self.remote()
                 .parker
                 .park(&shared.driver, &self.handle.driver);
