@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::future::Future;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -231,16 +231,25 @@ pub(crate) fn socketpair() -> (UnixStream, UnixStream) {
 
 /// A pipe with both ends non-blocking: `(read end, write end)`, as files.
 ///
-/// Made with `pipe2(2)` rather than `std::io::pipe`, which is newer than the workspace's
-/// rust-version.
+/// Made with `pipe(2)` and `fcntl(2)` (portable to the BSDs and macOS, unlike `pipe2`)
+/// rather than `std::io::pipe`, which is newer than the workspace's rust-version.
 #[track_caller]
 pub(crate) fn pipe() -> (File, File) {
     let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
-    // SAFETY: pipe2 succeeded: both descriptors are open and owned by nobody else.
+    // SAFETY: `fds` has room for the two descriptors pipe writes.
+    let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    assert_eq!(rc, 0, "pipe: {}", io::Error::last_os_error());
+    // SAFETY: pipe succeeded: both descriptors are open and owned by nobody else.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fd in [&r, &w] {
+        let fd = fd.as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own; no memory is passed.
+        let ok = unsafe {
+            libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) == 0
+                && libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) == 0
+        };
+        assert!(ok, "fcntl: {}", io::Error::last_os_error());
+    }
     (File::from(r), File::from(w))
 }
 
