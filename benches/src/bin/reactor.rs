@@ -146,7 +146,11 @@ mod bench {
                 only,
             }
         };
-        start_watchdog();
+        kq_bench::start_watchdog(
+            &HEARTBEAT,
+            STALL,
+            "reactor: a wait call never returned (lost event?)",
+        );
         match run(&cfg) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -212,26 +216,6 @@ mod bench {
 
     fn unexpected(what: impl Display) -> io::Error {
         io::Error::other(what.to_string())
-    }
-
-    fn start_watchdog() {
-        std::thread::spawn(|| {
-            let mut seen = HEARTBEAT.load(Ordering::Relaxed);
-            let mut since = Instant::now();
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-                let now = HEARTBEAT.load(Ordering::Relaxed);
-                if now != seen {
-                    (seen, since) = (now, Instant::now());
-                } else if since.elapsed() >= STALL {
-                    eprintln!(
-                        "reactor: error: no progress for {} s: a wait call never returned (lost event?)",
-                        STALL.as_secs()
-                    );
-                    std::process::exit(3);
-                }
-            }
-        });
     }
 
     fn read_change(fd: RawFd, flags: u16) -> Kevent {

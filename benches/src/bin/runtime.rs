@@ -736,7 +736,11 @@ mod bench {
                 other => return Err(usage_error(format_args!("unknown argument {other:?}"))),
             }
         }
-        start_watchdog();
+        kq_bench::start_watchdog(
+            &HEARTBEAT,
+            STALL,
+            "runtime: a sample never finished (lost wakeup?)",
+        );
         let res = match child {
             Some((bench, which)) => run_child(bench, which, workers, repeat),
             None => run(&Config {
@@ -766,26 +770,6 @@ mod bench {
 
     fn ctx(e: io::Error, what: impl Display) -> io::Error {
         io::Error::new(e.kind(), format!("{what}: {e}"))
-    }
-
-    fn start_watchdog() {
-        std::thread::spawn(|| {
-            let mut seen = HEARTBEAT.load(Ordering::Relaxed);
-            let mut since = Instant::now();
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-                let now = HEARTBEAT.load(Ordering::Relaxed);
-                if now != seen {
-                    (seen, since) = (now, Instant::now());
-                } else if since.elapsed() >= STALL {
-                    eprintln!(
-                        "runtime: error: no progress for {} s: a sample never finished (lost wakeup?)",
-                        STALL.as_secs()
-                    );
-                    std::process::exit(3);
-                }
-            }
-        });
     }
 
     // ---- The run ----

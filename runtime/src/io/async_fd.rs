@@ -125,11 +125,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         &'a self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
-        self.poll_ready_event(cx, Interest::READABLE)
-            .map_ok(|event| AsyncFdReadyGuard {
-                fd: self,
-                event: Some(event),
-            })
+        self.poll_guard(cx, Interest::READABLE)
     }
 
     /// Polls for read readiness, with mutable access to the inner value.
@@ -137,11 +133,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         &'a mut self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<AsyncFdReadyMutGuard<'a, T>>> {
-        let event = ready!(self.poll_ready_event(cx, Interest::READABLE))?;
-        Poll::Ready(Ok(AsyncFdReadyMutGuard {
-            fd: self,
-            event: Some(event),
-        }))
+        self.poll_guard_mut(cx, Interest::READABLE)
     }
 
     /// Polls for write readiness.
@@ -149,11 +141,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         &'a self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
-        self.poll_ready_event(cx, Interest::WRITABLE)
-            .map_ok(|event| AsyncFdReadyGuard {
-                fd: self,
-                event: Some(event),
-            })
+        self.poll_guard(cx, Interest::WRITABLE)
     }
 
     /// Polls for write readiness, with mutable access to the inner value.
@@ -161,7 +149,27 @@ impl<T: AsRawFd> AsyncFd<T> {
         &'a mut self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<AsyncFdReadyMutGuard<'a, T>>> {
-        let event = ready!(self.poll_ready_event(cx, Interest::WRITABLE))?;
+        self.poll_guard_mut(cx, Interest::WRITABLE)
+    }
+
+    fn poll_guard<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+    ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
+        let event = ready!(self.poll_ready_event(cx, interest))?;
+        Poll::Ready(Ok(AsyncFdReadyGuard {
+            fd: self,
+            event: Some(event),
+        }))
+    }
+
+    fn poll_guard_mut<'a>(
+        &'a mut self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+    ) -> Poll<io::Result<AsyncFdReadyMutGuard<'a, T>>> {
+        let event = ready!(self.poll_ready_event(cx, interest))?;
         Poll::Ready(Ok(AsyncFdReadyMutGuard {
             fd: self,
             event: Some(event),
