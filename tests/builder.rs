@@ -1,6 +1,9 @@
 //! `kq::runtime::Builder`: bad input is an `InvalidInput` error (zero worker or blocking
 //! threads), and the settings take effect: thread names (fixed and from a function), stack
 //! size, blocking threads' keep-alive, and the `enable_*` methods kept for tokio code.
+//!
+//! Linux only: the thread and descriptor checks read `/proc`.
+#![cfg(target_os = "linux")]
 
 mod util;
 

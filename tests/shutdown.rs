@@ -4,6 +4,9 @@
 //! are the same before and after). `shutdown_timeout` returns within its timeout while a
 //! blocking closure still runs. The tests of this file take one lock, so that the threads
 //! and descriptors one of them sees are not another's.
+//!
+//! Linux only: the thread and descriptor checks read `/proc`.
+#![cfg(target_os = "linux")]
 
 mod util;
 

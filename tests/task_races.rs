@@ -1,8 +1,10 @@
 //! Races on a task's state word, on real threads: wakes from many threads at once (never two
 //! polls at a time, never a lost wake), aborts racing completion (each result is the output
 //! or a cancellation), `JoinHandle`s dropped while their task completes (each output dropped
-//! exactly once), panicking destructors during cancellation, and wakes of local tasks after
-//! their `LocalSet` is gone. Repeated to give the races a chance.
+//! exactly once), panicking destructors during cancellation, wakes of local tasks after
+//! their `LocalSet` is gone, and spawns from plain threads racing with workers woken by
+//! timers (no worker may be left asleep with work queued). Repeated to give the races a
+//! chance.
 
 mod util;
 
@@ -10,9 +12,10 @@ use kq::task::{LocalSet, spawn_local, yield_now};
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::task::{Context, Poll, Waker};
-use util::{BOUND, drop_counter, panic_message};
+use std::time::{Duration, Instant};
+use util::{BOUND, LATE, drop_counter, panic_message};
 
 /// A future that completes after `target` polls, publishing its waker for other threads and
 /// asserting that it is never polled by two threads at once.
@@ -292,4 +295,54 @@ fn many_tasks_ping_pong_across_workers() {
         }
     });
     assert_eq!(total.load(Ordering::Relaxed), 30 * 2 * 200);
+}
+
+#[test]
+fn spawns_from_outside_racing_with_timer_wakeups_leave_no_worker_asleep() {
+    // Plain threads spawn tasks (which wakes a sleeping worker through the idle list) while
+    // a ticking task keeps waking the worker that waits on the driver with timer events. A
+    // worker woken by an event that finds work must not lose the notification aimed at it at
+    // the same moment: the idle list would then count a searcher that does not exist, and
+    // no spawn from outside would wake a worker again. Once the ticker stops, a task
+    // spawned from outside is only run if that did not happen.
+    const STRESS: Duration = Duration::from_millis(1500);
+    let rt = util::multi_thread(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let ticker = rt.spawn(async move {
+        while !s.load(Ordering::SeqCst) {
+            kq::time::sleep(Duration::from_micros(200)).await;
+        }
+    });
+    let start = Instant::now();
+    let producers: Vec<_> = (0..4)
+        .map(|_| {
+            let handle = rt.handle().clone();
+            std::thread::spawn(move || {
+                let mut spawned = 0u64;
+                while start.elapsed() < STRESS {
+                    let (tx, rx) = mpsc::channel();
+                    handle.spawn(async move { tx.send(()).unwrap() });
+                    rx.recv_timeout(LATE)
+                        .expect("a task spawned while the ticker runs was not run");
+                    spawned += 1;
+                }
+                spawned
+            })
+        })
+        .collect();
+    for p in producers {
+        assert!(p.join().unwrap() > 0);
+    }
+    stop.store(true, Ordering::SeqCst);
+    rt.block_on(ticker).unwrap();
+    // No timer is left to wake a worker: only the notification of the spawn can.
+    for i in 0..3 {
+        let (tx, rx) = mpsc::channel();
+        rt.spawn(async move { tx.send(()).unwrap() });
+        assert!(
+            rx.recv_timeout(LATE).is_ok(),
+            "probe {i}: a task spawned from outside stayed queued with every worker asleep"
+        );
+    }
 }

@@ -311,7 +311,12 @@ impl WorkerContext {
             }
             // Woken by an event (or spuriously): go back to work if there is any.
             if self.has_local_work() || !shared.inject.is_empty() {
-                shared.idle.unpark_worker_by_id(self.index);
+                if !shared.idle.unpark_worker_by_id(self.index) {
+                    // A notifier took us off the list meanwhile and counted us as
+                    // searching: be that searcher, or the count never comes down and no
+                    // sleeping worker is woken again.
+                    self.core.borrow_mut().searching = true;
+                }
                 return;
             }
         }
