@@ -14,7 +14,8 @@ use std::time::Duration;
 ///
 /// # Panics
 ///
-/// Outside a kq runtime.
+/// Outside a kq runtime; when polled after its runtime shut down (as in tokio: the timer
+/// can no longer fire).
 ///
 /// # Examples
 ///
@@ -35,7 +36,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// # Panics
 ///
-/// Outside a kq runtime.
+/// As [`sleep`].
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(deadline)
