@@ -395,12 +395,10 @@ impl Registration {
         data: isize,
     ) -> io::Result<Registration> {
         let (key, shared) = handle.io.insert()?;
-        let changes: Vec<Kevent> = filters
-            .iter()
-            .flatten()
-            .map(|&f| Kevent::new(ident, f, EV_ADD | EV_CLEAR, fflags, data as _, udata(key)))
-            .collect();
-        handle.submit(&changes, None);
+        let (changes, n) = knote_changes(&filters, |f| {
+            Kevent::new(ident, f, EV_ADD | EV_CLEAR, fflags, data as _, udata(key))
+        });
+        handle.submit(&changes[..n], None);
         Ok(Registration {
             handle,
             shared,
@@ -428,14 +426,26 @@ impl Registration {
             return;
         }
         self.handle.io.remove(self.key);
-        let changes: Vec<Kevent> = self
-            .filters
-            .iter()
-            .flatten()
-            .map(|&f| Kevent::new(self.ident, f, EV_DELETE, 0, 0, udata(self.key)))
-            .collect();
-        self.handle.submit(&changes, close);
+        let (changes, n) = knote_changes(&self.filters, |f| {
+            Kevent::new(self.ident, f, EV_DELETE, 0, 0, udata(self.key))
+        });
+        self.handle.submit(&changes[..n], close);
     }
+}
+
+/// One change per filter of a registration, without allocating (this runs for every
+/// accepted and closed connection): the array and how many entries are used.
+fn knote_changes(
+    filters: &[Option<i16>; 2],
+    change: impl Fn(i16) -> Kevent,
+) -> ([Kevent; 2], usize) {
+    let mut out = [super::empty(); 2];
+    let mut n = 0;
+    for &f in filters.iter().flatten() {
+        out[n] = change(f);
+        n += 1;
+    }
+    (out, n)
 }
 
 impl Drop for Registration {
