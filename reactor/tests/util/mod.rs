@@ -66,6 +66,26 @@ pub fn wait(kq: &Kqueue, max: usize, timeout: Duration) -> Vec<Kevent> {
     out
 }
 
+/// As [`wait`], for a wait that a signal sent just before may interrupt: an `EINTR` (which
+/// kevent returns when a handler ran in this thread before anything was pending, as on
+/// FreeBSD) is retried, within `timeout` in all, as a kqueue program's loop would.
+#[track_caller]
+pub fn wait_through_signals(kq: &Kqueue, max: usize, timeout: Duration) -> Vec<Kevent> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let mut out = vec![ZERO; max];
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match kq.kevent(&[], &mut out, Some(left)) {
+            Ok(n) => {
+                out.truncate(n);
+                return out;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) && !left.is_zero() => continue,
+            Err(e) => panic!("kevent(wait) failed: {e:?}"),
+        }
+    }
+}
+
 /// Asserts that nothing is pending.
 #[track_caller]
 pub fn assert_no_events(kq: &Kqueue) {
