@@ -16,9 +16,11 @@
 //! ```
 //!
 //! This facade only re-exports: [`reactor`] (the core), [`runtime`], [`task`], [`time`],
-//! [`io`], [`spawn`], and the [`main`] and [`test`] attributes.
+//! [`io`], [`net`] (TCP, UDP and Unix sockets), [`spawn`], and the [`main`] and [`test`]
+//! attributes.
 #![forbid(unsafe_code)]
 
 pub use kq_macros::{main, test};
+pub use kq_net as net;
 pub use kq_reactor as reactor;
 pub use kq_runtime::{io, runtime, spawn, task, time};

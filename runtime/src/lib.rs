@@ -31,4 +31,6 @@ pub use task::spawn;
 pub mod __private {
     //! For kq's other crates (net, fs-watch, process): the driver registration they build
     //! on. Not a stable API.
+    pub use crate::driver::io::ReadyEvent;
+    pub use crate::io::poll_evented::PollEvented;
 }

@@ -54,6 +54,10 @@ pub(crate) struct ScheduledIo {
     data: AtomicU64,
     /// The errno of a failed registration.
     error: AtomicU32,
+    /// A socket error the core reported in a READ or WRITE event's `fflags`. On Linux the
+    /// core read it with `SO_ERROR`, which cleared it in the kernel, so it is kept here
+    /// for the next operation to return (see `PollEvented`).
+    socket_error: AtomicU32,
     waiters: Mutex<Waiters>,
 }
 
@@ -67,7 +71,7 @@ struct Waiters {
 
 /// Readiness a task observed, with the tick to clear it by.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ReadyEvent {
+pub struct ReadyEvent {
     pub(crate) ready: Ready,
     tick: u16,
 }
@@ -95,6 +99,7 @@ impl Slots {
             fflags: AtomicU32::new(0),
             data: AtomicU64::new(0),
             error: AtomicU32::new(0),
+            socket_error: AtomicU32::new(0),
             waiters: Mutex::new(Waiters::default()),
         });
         let mut inner = lock(&self.inner);
@@ -143,6 +148,9 @@ impl Slots {
             _ => Ready::READABLE,
         };
         self.with(key_of(ev), |io| {
+            if ev.fflags != 0 && (ev.filter == EVFILT_READ || ev.filter == EVFILT_WRITE) {
+                io.socket_error.store(ev.fflags, Ordering::Release);
+            }
             if ev.filter != EVFILT_READ && ev.filter != EVFILT_WRITE {
                 io.fflags.fetch_or(ev.fflags, Ordering::AcqRel);
                 if ev.filter == EVFILT_SIGNAL {
@@ -213,6 +221,11 @@ impl ScheduledIo {
                 wakers.extend(waker.take());
             }
         }
+    }
+
+    /// The readiness known now for `interest`: `None` if there is none.
+    pub(crate) fn ready_now(&self, interest: Interest) -> io::Result<Option<ReadyEvent>> {
+        self.current(interest)
     }
 
     fn current(&self, interest: Interest) -> io::Result<Option<ReadyEvent>> {
@@ -320,6 +333,17 @@ impl ScheduledIo {
         }
     }
 
+    /// Takes the socket error an event reported, if any.
+    pub(crate) fn take_socket_error(&self) -> Option<io::Error> {
+        if self.socket_error.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        match self.socket_error.swap(0, Ordering::AcqRel) {
+            0 => None,
+            errno => Some(io::Error::from_raw_os_error(errno as i32)),
+        }
+    }
+
     #[expect(
         dead_code,
         reason = "read by kq-process and kq-fs-watch, which are not built yet"
@@ -362,6 +386,15 @@ impl Registration {
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
             return Err(io::Error::last_os_error());
         }
+        Registration::new_open(handle, fd, interest)
+    }
+
+    /// As [`new`](Registration::new), for a descriptor known to be open (an owned one).
+    pub(crate) fn new_open(
+        handle: StdArc<Handle>,
+        fd: RawFd,
+        interest: Interest,
+    ) -> io::Result<Registration> {
         let mut filters = [None; 2];
         if interest.is_readable() {
             filters[0] = Some(EVFILT_READ);
@@ -413,9 +446,45 @@ impl Registration {
         &self.shared
     }
 
-    #[expect(dead_code, reason = "used by kq-net, which is not built yet")]
-    pub(crate) fn handle(&self) -> &StdArc<Handle> {
-        &self.handle
+    /// Readiness for one direction (`READABLE` or `WRITABLE`), counting against the task's
+    /// budget; one waiter per direction (the slot of [`ScheduledIo::poll_ready`]).
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        let coop = std::task::ready!(crate::runtime::coop::poll_proceed(cx));
+        let res = std::task::ready!(self.shared.poll_ready(cx, interest));
+        coop.made_progress();
+        Poll::Ready(res)
+    }
+
+    /// Waits until the source is ready for `interest`, counting against the task's
+    /// budget; any number of tasks may wait at once (each has an entry in the list).
+    pub(crate) async fn readiness(&self, interest: Interest) -> io::Result<ReadyEvent> {
+        /// Removes the waiter entry however the wait ends (completion or cancellation).
+        struct Waiter<'a> {
+            shared: &'a ScheduledIo,
+            slot: Option<usize>,
+        }
+        impl Drop for Waiter<'_> {
+            fn drop(&mut self) {
+                if let Some(i) = self.slot {
+                    self.shared.drop_waiter(i);
+                }
+            }
+        }
+        let mut w = Waiter {
+            shared: &self.shared,
+            slot: None,
+        };
+        std::future::poll_fn(|cx| {
+            let coop = std::task::ready!(crate::runtime::coop::poll_proceed(cx));
+            let res = std::task::ready!(w.shared.poll_ready_waiter(cx, interest, &mut w.slot));
+            coop.made_progress();
+            Poll::Ready(res)
+        })
+        .await
     }
 
     /// Deletes the knotes and frees the slot; `close` is closed once the deletion is

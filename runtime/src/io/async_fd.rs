@@ -2,9 +2,8 @@
 
 use super::{Interest, Ready};
 use crate::driver::io::{ReadyEvent, Registration};
-use crate::runtime::{Handle, coop};
+use crate::runtime::Handle;
 use std::fmt;
-use std::future::poll_fn;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -114,10 +113,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         cx: &mut Context<'_>,
         interest: Interest,
     ) -> Poll<io::Result<ReadyEvent>> {
-        let coop = ready!(coop::poll_proceed(cx));
-        let res = ready!(self.registration.shared().poll_ready(cx, interest));
-        coop.made_progress();
-        Poll::Ready(res)
+        self.registration.poll_ready(cx, interest)
     }
 
     /// Polls for read readiness.
@@ -177,29 +173,7 @@ impl<T: AsRawFd> AsyncFd<T> {
     }
 
     async fn ready_event(&self, interest: Interest) -> io::Result<ReadyEvent> {
-        /// Removes the waiter entry however the wait ends (completion or cancellation).
-        struct Waiter<'a> {
-            shared: &'a crate::driver::io::ScheduledIo,
-            slot: Option<usize>,
-        }
-        impl Drop for Waiter<'_> {
-            fn drop(&mut self) {
-                if let Some(i) = self.slot {
-                    self.shared.drop_waiter(i);
-                }
-            }
-        }
-        let mut w = Waiter {
-            shared: self.registration.shared(),
-            slot: None,
-        };
-        poll_fn(|cx| {
-            let coop = ready!(coop::poll_proceed(cx));
-            let res = ready!(w.shared.poll_ready_waiter(cx, interest, &mut w.slot));
-            coop.made_progress();
-            Poll::Ready(res)
-        })
-        .await
+        self.registration.readiness(interest).await
     }
 
     /// Waits until the descriptor is ready for `interest` (any number of tasks may wait).

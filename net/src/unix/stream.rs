@@ -1,0 +1,172 @@
+//! `UnixStream`: a connected Unix stream socket.
+
+use super::SocketAddr;
+use crate::split::{self, SplitStream};
+use crate::stream::{byte_stream_io, read_methods, socket_methods, write_methods};
+use crate::sys;
+use kq_runtime::__private::PollEvented;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net;
+use std::path::Path;
+
+/// A connected Unix stream socket, registered with `EV_CLEAR` read and write knotes for
+/// its whole life; tokio's and futures-io's `AsyncRead`/`AsyncWrite`, as
+/// [`TcpStream`](crate::TcpStream).
+///
+/// # Examples
+///
+/// ```
+/// # kq_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// use kq_net::UnixStream;
+/// use kq_runtime::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let (mut a, mut b) = UnixStream::pair()?;
+/// a.write_all(b"ping").await?;
+/// let mut buf = [0; 4];
+/// b.read_exact(&mut buf).await?;
+/// assert_eq!(&buf, b"ping");
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub struct UnixStream {
+    io: PollEvented<net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if nothing is there, `ConnectionRefused` if nobody listens, `WouldBlock`
+    /// if the listener's backlog is full (Linux); an error outside a kq runtime.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let socket = super::socket(socket2::Type::STREAM, None)?;
+        sys::start_connect(&socket, &socket2::SockAddr::unix(path)?)?;
+        let stream = UnixStream::new(socket.into())?;
+        sys::finish_connect(&stream.io).await?;
+        Ok(stream)
+    }
+
+    pub(crate) fn new(stream: net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: PollEvented::new(stream)?,
+        })
+    }
+
+    /// Two connected, unnamed sockets.
+    ///
+    /// # Errors
+    ///
+    /// The `socketpair` call's error; an error outside a kq runtime.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = net::UnixStream::pair()?;
+        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+    }
+
+    /// Takes a connected std socket, sets it non-blocking, and registers it.
+    ///
+    /// # Errors
+    ///
+    /// Setting non-blocking mode failed, or there is no kq runtime.
+    pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::new(stream)
+    }
+
+    /// Deregisters the socket and returns it as a std socket, still non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// None today; the signature leaves room for platforms that need a call.
+    pub fn into_std(self) -> io::Result<net::UnixStream> {
+        Ok(self.io.into_inner())
+    }
+
+    fn evented(&self) -> &PollEvented<net::UnixStream> {
+        &self.io
+    }
+
+    socket_methods!();
+    read_methods!();
+    write_methods!();
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// The `getsockname` call's error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// The `getpeername` call's error.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// Borrowed read and write halves, usable at once.
+    pub fn split(&mut self) -> (super::ReadHalf<'_>, super::WriteHalf<'_>) {
+        split::split(self)
+    }
+
+    /// Owned read and write halves, for two tasks; `reunite` gives the stream back.
+    pub fn into_split(self) -> (super::OwnedReadHalf, super::OwnedWriteHalf) {
+        split::into_split(self)
+    }
+}
+
+impl split::sealed::Sealed for UnixStream {}
+
+impl SplitStream for UnixStream {
+    type Addr = SocketAddr;
+    type Std = net::UnixStream;
+
+    fn evented(&self) -> &PollEvented<net::UnixStream> {
+        &self.io
+    }
+
+    fn peer(&self) -> io::Result<SocketAddr> {
+        self.peer_addr()
+    }
+
+    fn local(&self) -> io::Result<SocketAddr> {
+        self.local_addr()
+    }
+}
+
+impl TryFrom<net::UnixStream> for UnixStream {
+    type Error = io::Error;
+
+    fn try_from(stream: net::UnixStream) -> io::Result<UnixStream> {
+        UnixStream::from_std(stream)
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+byte_stream_io!(UnixStream);
