@@ -39,7 +39,9 @@ pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(
     match addr.to_socket_addrs(sealed::Internal) {
         sealed::Resolve::Ready(res) => res,
         sealed::Resolve::Lookup(name) => {
-            let lookup = kq_runtime::task::spawn_blocking(move || {
+            let handle = kq_runtime::runtime::Handle::try_current()
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let lookup = handle.spawn_blocking(move || {
                 std::net::ToSocketAddrs::to_socket_addrs(&name).map(Iterator::collect::<Vec<_>>)
             });
             match lookup.await {
