@@ -184,6 +184,24 @@ fn t05_readd_shorter_period_fires_at_new_period() {
     assert!(elapsed >= Duration::from_millis(10), "early: {elapsed:?}");
 }
 
+/// T05: a deleted timer's deadline does not fire a timer added after it, which may take
+/// over its slot in the store (a regression: a new knote's first arming once matched the
+/// stale heap entry the deleted one left behind).
+#[test]
+fn t05_deleted_timer_deadline_does_not_fire_its_successor() {
+    let kq = Kqueue::new().unwrap();
+    apply(&kq, &[kev(1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 20)]);
+    apply(&kq, &[kev(1, EVFILT_TIMER, EV_DELETE, 0, 0)]);
+    let start = Instant::now();
+    apply(&kq, &[kev(2, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 60_000)]);
+    let got = wait(&kq, 1, Duration::from_millis(200));
+    assert!(
+        got.is_empty(),
+        "a 60 s timer fired after {:?}: {got:?}",
+        start.elapsed()
+    );
+}
+
 /// T06: "NOTE_ABSTIME future/past/epoch".
 #[test]
 fn t06_absolute_time() {

@@ -570,7 +570,7 @@ impl State {
             return Ok(());
         };
         let was_armed = t.armed;
-        t.tgen = t.tgen.wrapping_add(1).max(1);
+        t.tgen = self.timers.next_gen();
         t.period = spec.period;
         t.count = 0;
         t.fired_abs = false;

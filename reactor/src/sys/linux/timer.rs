@@ -15,8 +15,10 @@ use std::io;
 /// Per-knote timer state.
 #[derive(Debug, Default)]
 pub(crate) struct TimerState {
-    /// Bumped on every (re)arm; heap entries with another value are stale.
-    pub(crate) tgen: u32,
+    /// The generation of its latest arming, unique in the kqueue (from
+    /// [`Timers::next_gen`]); heap entries with another value are stale. Unique across
+    /// knotes, because a deleted knote's slot is reused and its stale entries stay behind.
+    pub(crate) tgen: u64,
     /// Period in ns, 0 for a one-shot or absolute timer.
     pub(crate) period: u64,
     /// Expirations not yet reported.
@@ -90,14 +92,22 @@ pub(crate) fn now() -> u64 {
 /// The heap of armed timers.
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(u64, Key, u32)>>,
+    heap: BinaryHeap<Reverse<(u64, Key, u64)>>,
     /// Number of armed timers (entries that are not stale).
     live: usize,
+    /// The last generation handed out.
+    generation: u64,
 }
 
 impl Timers {
+    /// A generation for a new arming (never 0, never reused).
+    pub(crate) fn next_gen(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
     /// Arms a timer entry.
-    pub(crate) fn push(&mut self, deadline: u64, key: Key, tgen: u32) {
+    pub(crate) fn push(&mut self, deadline: u64, key: Key, tgen: u64) {
         self.heap.push(Reverse((deadline, key, tgen)));
         self.live += 1;
     }
@@ -113,7 +123,7 @@ impl Timers {
     }
 
     /// Pops the earliest entry if its deadline is at or before `now`.
-    pub(crate) fn pop_expired(&mut self, now: u64) -> Option<(u64, Key, u32)> {
+    pub(crate) fn pop_expired(&mut self, now: u64) -> Option<(u64, Key, u64)> {
         match self.heap.peek() {
             Some(Reverse((d, _, _))) if *d <= now => {
                 let Reverse(entry) = self.heap.pop()?;
@@ -129,7 +139,7 @@ impl Timers {
     }
 
     /// Drops stale entries when they outnumber the live ones by far.
-    pub(crate) fn compact(&mut self, is_live: impl Fn(Key, u32) -> bool) {
+    pub(crate) fn compact(&mut self, is_live: impl Fn(Key, u64) -> bool) {
         if self.heap.len() > 2 * self.live + 1024 {
             let entries = std::mem::take(&mut self.heap).into_vec();
             self.heap = entries
