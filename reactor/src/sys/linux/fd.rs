@@ -204,7 +204,7 @@ impl FdSlot {
     /// The READ or WRITE filter of an edge-triggered knote taken from this call's epoll
     /// hint alone, with no system call (and so `data` 0), for kqueues built with
     /// `edge_data(false)`. `None` where the hint cannot tell (kqueues, files).
-    pub(super) fn eval_hinted(&self, is_read: bool) -> Option<Eval> {
+    pub(super) fn eval_hinted(&mut self, is_read: bool) -> Option<Eval> {
         let wrong_end = match self.kind {
             FdKind::Pipe { accmode, .. } => {
                 accmode
@@ -230,6 +230,11 @@ impl FdSlot {
         ev.ready = self.hint & want != 0;
         ev.eof = if is_read { self.rdhup } else { self.hup };
         ev.fflags = self.so_error as u32;
+        if is_read && !ev.eof {
+            // As in `eval_read`: a pending error without end of stream (UDP) is reported
+            // once, then forgotten, so that a later datagram does not carry it again.
+            self.so_error = 0;
+        }
         Some(ev)
     }
 
