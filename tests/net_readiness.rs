@@ -119,3 +119,49 @@ fn unix_streams_drain_the_same_way() {
         assert_eq!(&buf[..3], b"def");
     });
 }
+
+/// A socket dropped by a task is closed at once (its peer reads end of stream), even when
+/// nothing else happens on the runtime: the close waits for its knotes' deletion, and the
+/// turn that applies it must not then block (nor, on the current-thread scheduler, wait
+/// for the next `block_on`).
+#[test]
+fn a_dropped_stream_closes_without_waiting_for_another_event() {
+    for rt in [util::current_thread(), util::multi_thread_2()] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = rt.spawn(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            drop(stream);
+        });
+        rt.block_on(task).unwrap();
+        // The connection waits in the backlog; its client side is already dropped.
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0; 1];
+        let n = std::io::Read::read(&mut peer, &mut buf)
+            .expect("the peer must see the end of the stream, not time out");
+        assert_eq!(n, 0);
+    }
+}
+
+/// The same when the `block_on` future itself drops the socket as it finishes: no turn
+/// follows inside `block_on`, so the return must submit the deletion and close.
+#[test]
+fn a_stream_dropped_as_block_on_returns_is_closed() {
+    for rt in [util::current_thread(), util::multi_thread_2()] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.block_on(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            drop(stream);
+        });
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0; 1];
+        let n = std::io::Read::read(&mut peer, &mut buf)
+            .expect("the peer must see the end of the stream, not time out");
+        assert_eq!(n, 0);
+    }
+}

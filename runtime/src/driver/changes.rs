@@ -102,6 +102,11 @@ impl<F> Backlog<F> {
         &self.list[self.pos..end]
     }
 
+    /// Whether descriptors wait to be closed with this list.
+    pub(crate) fn has_closes(&self) -> bool {
+        !self.close.is_empty()
+    }
+
     /// The turn's call returned: its chunk is applied. Once the whole list is, its
     /// descriptors are closed (their knotes are deleted).
     pub(crate) fn applied(&mut self) {
@@ -146,6 +151,11 @@ impl<F> Changes<F> {
         if backlog.remaining() > MAX_CHANGES || !self.list.is_empty() {
             timeout = Some(Duration::ZERO);
         }
+        // Descriptors to close once this turn's deletions are applied must not wait for
+        // an unrelated event: until it is closed, a dropped socket's peer sees no FIN.
+        if backlog.has_closes() {
+            timeout = Some(Duration::ZERO);
+        }
         if std::mem::take(&mut self.wake_pending) {
             timeout = Some(Duration::ZERO);
         }
@@ -159,6 +169,11 @@ impl<F> Changes<F> {
     pub(crate) fn end_turn(&mut self) {
         self.waiting = false;
         self.carrying = false;
+    }
+
+    /// Whether queued changes carry descriptors to close.
+    pub(crate) fn has_closes(&self) -> bool {
+        !self.close.is_empty()
     }
 
     /// A thread submits `changes` (and a descriptor to close after them).

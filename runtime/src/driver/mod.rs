@@ -30,7 +30,9 @@
 //! - **Deferred close.** A source's descriptor is closed only after its `EV_DELETE` has been
 //!   applied: the deregistration hands the descriptor to the changelist, which closes it
 //!   after the call that submits the deletion. On Linux the core cannot see a `close`, and a
-//!   deletion of a closed descriptor would fail (and cost a turn).
+//!   deletion of a closed descriptor would fail (and cost a turn). A turn that carries
+//!   descriptors to close does not block (zero timeout): the close must not wait for an
+//!   unrelated event, or a dropped socket's peer would not see its end until then.
 //!
 //! # Shutdown
 //!
@@ -179,6 +181,18 @@ impl Driver {
         }
         for w in self.wakers.drain(..) {
             w.wake();
+        }
+    }
+}
+
+impl Driver {
+    /// Submits queued deletions whose descriptors wait to be closed, and closes them, with
+    /// turns that do not block. For a driver about to be left unturned (the current-thread
+    /// scheduler when its `block_on` returns): a dropped socket must not stay open until
+    /// the runtime is driven again.
+    pub(crate) fn flush_closes(&mut self, h: &Handle) {
+        while self.backlog.has_closes() || lock(&h.changes).has_closes() {
+            self.turn(h, Some(Duration::ZERO));
         }
     }
 }

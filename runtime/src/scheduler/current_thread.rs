@@ -165,6 +165,8 @@ impl Handle {
         loop {
             if block_on_waker.woken.swap(false, Ordering::AcqRel) {
                 if let Poll::Ready(out) = coop::budget(|| future.as_mut().poll(&mut task_cx)) {
+                    // Nothing turns this driver until the next `block_on`.
+                    driver.flush_closes(&self.driver);
                     return out;
                 }
             }
