@@ -59,11 +59,14 @@ macro_rules! read_methods {
             bufs: &mut [std::io::IoSliceMut<'_>],
         ) -> std::io::Result<usize> {
             use std::io::Read as _;
-            self.evented()
+            let len = bufs.iter().map(|b| b.len()).sum();
+            let n = self
+                .evented()
                 .try_io(kq_runtime::io::Interest::READABLE, |s| {
                     let socket = socket2::SockRef::from(s);
                     (&*socket).read_vectored(bufs)
-                })
+                })?;
+            self.evented().end_of_stream(n, len)
         }
     };
 }

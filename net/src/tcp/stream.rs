@@ -124,7 +124,12 @@ impl TcpStream {
     ///
     /// The `recv` call's error.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.async_io(Interest::READABLE, |s| s.peek(buf)).await
+        let len = buf.len();
+        let n = self
+            .io
+            .async_io(Interest::READABLE, |s| s.peek(buf))
+            .await?;
+        self.io.end_of_stream(n, len)
     }
 
     /// The `poll` form of [`peek`](TcpStream::peek): fills `buf` and returns how many
@@ -138,9 +143,11 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<usize>> {
+        let len = buf.remaining();
         let n = ready!(self.io.poll_io(cx, Interest::READABLE, |s| {
             s.peek(buf.initialize_unfilled())
         }))?;
+        let n = self.io.end_of_stream(n, len)?;
         buf.advance(n);
         Poll::Ready(Ok(n))
     }

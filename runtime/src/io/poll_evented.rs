@@ -210,6 +210,22 @@ impl<E: AsFd + Into<OwnedFd>> PollEvented<E> {
         }
     }
 
+    /// A read of `len` bytes returned `n`: end of stream (0 of more than 0) is the kept
+    /// socket error instead, if there is one (a reset reads as `ConnectionReset`, not as
+    /// end of stream). For reads made outside [`poll_read`](PollEvented::poll_read).
+    ///
+    /// # Errors
+    ///
+    /// The kept socket error.
+    pub fn end_of_stream(&self, n: usize, len: usize) -> io::Result<usize> {
+        if n == 0 && len > 0 {
+            if let Some(e) = self.take_error() {
+                return Err(e);
+            }
+        }
+        Ok(n)
+    }
+
     /// Takes the socket error an event reported and the core consumed, if any (see
     /// "Socket errors" above; callers also ask the socket itself with `SO_ERROR`).
     pub fn take_error(&self) -> Option<io::Error> {
@@ -236,9 +252,7 @@ impl<E: AsFd + Into<OwnedFd>> PollEvented<E> {
                 n.map(|n| (n, len))
             };
             match res {
-                Ok((0, len)) if len > 0 => {
-                    return Poll::Ready(self.take_error().map_or(Ok(()), Err));
-                }
+                Ok((0, len)) => return Poll::Ready(self.end_of_stream(0, len).map(drop)),
                 Ok((n, len)) => {
                     if n < len {
                         self.clear_readiness(event);
@@ -305,11 +319,13 @@ impl<E: AsFd + Into<OwnedFd>> PollEvented<E> {
     ///
     /// `WouldBlock` when not known readable or when nothing is there; the read's error.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_io(Interest::READABLE, |io| {
+        let len = buf.len();
+        let n = self.try_io(Interest::READABLE, |io| {
             // SAFETY: an initialised slice is a valid `MaybeUninit` slice; `read` only
             // writes initialised bytes into it.
             read(io.as_fd().as_raw_fd(), unsafe { as_uninit(buf) })
-        })
+        })?;
+        self.end_of_stream(n, len)
     }
 
     /// Sends once if known writable (the `try_write` of kq's stream sockets).
