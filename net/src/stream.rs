@@ -311,3 +311,189 @@ pub(crate) use {
 pub(crate) fn shutdown_write(socket: &impl std::os::fd::AsFd) -> std::io::Result<()> {
     socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Write)
 }
+
+/// `from_std`, `into_std`, `TryFrom<std type>`, `AsRawFd` and `AsFd` for a kq socket type
+/// whose `io` field is its `PollEvented` and whose `new` registers a non-blocking std
+/// socket.
+macro_rules! std_conversions {
+    ($ty:ident, $std:ty) => {
+        impl $ty {
+            /// Takes a std socket of this kind, sets it non-blocking, and registers it.
+            ///
+            /// # Errors
+            ///
+            /// Setting non-blocking mode failed, or there is no kq runtime.
+            pub fn from_std(socket: $std) -> std::io::Result<$ty> {
+                socket.set_nonblocking(true)?;
+                $ty::new(socket)
+            }
+
+            /// Deregisters the socket and returns it as a std socket, still non-blocking.
+            ///
+            /// # Errors
+            ///
+            /// None today; the signature leaves room for platforms that need a call.
+            pub fn into_std(self) -> std::io::Result<$std> {
+                Ok(self.io.into_inner())
+            }
+        }
+
+        impl TryFrom<$std> for $ty {
+            type Error = std::io::Error;
+
+            fn try_from(socket: $std) -> std::io::Result<$ty> {
+                $ty::from_std(socket)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&self.io)
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(self.io.get_ref())
+            }
+        }
+    };
+}
+
+pub(crate) use std_conversions;
+
+/// The methods of a datagram socket (UDP or Unix) that are the same for both: readiness,
+/// and sending to and receiving from the connected peer. Each datagram is one operation;
+/// readiness is cleared only on `EWOULDBLOCK`.
+macro_rules! datagram_methods {
+    () => {
+        /// Waits until a datagram can be received.
+        ///
+        /// # Errors
+        ///
+        /// As [`ready`](Self::ready).
+        pub async fn readable(&self) -> std::io::Result<()> {
+            self.ready(kq_runtime::io::Interest::READABLE)
+                .await
+                .map(drop)
+        }
+
+        /// Waits until a datagram can be sent.
+        ///
+        /// # Errors
+        ///
+        /// As [`ready`](Self::ready).
+        pub async fn writable(&self) -> std::io::Result<()> {
+            self.ready(kq_runtime::io::Interest::WRITABLE)
+                .await
+                .map(drop)
+        }
+
+        /// Polls for receive readiness (only the last task to poll is woken).
+        ///
+        /// # Errors
+        ///
+        /// As [`ready`](Self::ready).
+        pub fn poll_recv_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.io
+                .poll_ready(cx, kq_runtime::io::Interest::READABLE)
+                .map_ok(drop)
+        }
+
+        /// Polls for send readiness (only the last task to poll is woken).
+        ///
+        /// # Errors
+        ///
+        /// As [`ready`](Self::ready).
+        pub fn poll_send_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.io
+                .poll_ready(cx, kq_runtime::io::Interest::WRITABLE)
+                .map_ok(drop)
+        }
+
+        /// Sends `buf` as one datagram to the connected peer.
+        ///
+        /// # Errors
+        ///
+        /// `NotConnected`; `ConnectionRefused` when the peer refused an earlier datagram
+        /// (UDP: an ICMP port unreachable); the `send` call's other errors.
+        pub async fn send(&self, buf: &[u8]) -> std::io::Result<usize> {
+            self.io
+                .async_io(kq_runtime::io::Interest::WRITABLE, |s| s.send(buf))
+                .await
+        }
+
+        /// The `poll` form of [`send`](Self::send).
+        ///
+        /// # Errors
+        ///
+        /// As [`send`](Self::send).
+        pub fn poll_send(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.io
+                .poll_io(cx, kq_runtime::io::Interest::WRITABLE, |s| s.send(buf))
+        }
+
+        /// Sends without waiting: `WouldBlock` if the socket is not known writable.
+        ///
+        /// # Errors
+        ///
+        /// `WouldBlock`, or as [`send`](Self::send).
+        pub fn try_send(&self, buf: &[u8]) -> std::io::Result<usize> {
+            self.io
+                .try_io(kq_runtime::io::Interest::WRITABLE, |s| s.send(buf))
+        }
+
+        /// Receives one datagram from the connected peer (truncated to `buf`).
+        ///
+        /// # Errors
+        ///
+        /// `ConnectionRefused` when the peer refused an earlier datagram; the `recv`
+        /// call's other errors.
+        pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.io
+                .async_io(kq_runtime::io::Interest::READABLE, |s| s.recv(buf))
+                .await
+        }
+
+        /// The `poll` form of [`recv`](Self::recv), into `buf`'s unfilled part.
+        ///
+        /// # Errors
+        ///
+        /// As [`recv`](Self::recv).
+        pub fn poll_recv(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let n = std::task::ready!(self.io.poll_io(
+                cx,
+                kq_runtime::io::Interest::READABLE,
+                |s| s.recv(buf.initialize_unfilled())
+            ))?;
+            buf.advance(n);
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        /// Receives without waiting: `WouldBlock` if nothing is known to be there.
+        ///
+        /// # Errors
+        ///
+        /// `WouldBlock`, or as [`recv`](Self::recv).
+        pub fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.io
+                .try_io(kq_runtime::io::Interest::READABLE, |s| s.recv(buf))
+        }
+    };
+}
+
+pub(crate) use datagram_methods;

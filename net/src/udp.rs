@@ -1,7 +1,7 @@
 //! `UdpSocket`: datagrams.
 
 use crate::addr::{ToSocketAddrs, each_addr, first_addr};
-use crate::stream::{io_methods, ready_methods};
+use crate::stream::{datagram_methods, io_methods, ready_methods};
 use crate::sys;
 use kq_runtime::__private::PollEvented;
 use kq_runtime::io::Interest;
@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, SockRef, Type};
 use std::fmt;
 use std::io;
 use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::task::{Context, Poll, ready};
 use tokio::io::ReadBuf;
 
@@ -67,25 +67,6 @@ impl UdpSocket {
         })
     }
 
-    /// Takes a std socket, sets it non-blocking, and registers it.
-    ///
-    /// # Errors
-    ///
-    /// Setting non-blocking mode failed, or there is no kq runtime.
-    pub fn from_std(socket: net::UdpSocket) -> io::Result<UdpSocket> {
-        socket.set_nonblocking(true)?;
-        UdpSocket::new(socket)
-    }
-
-    /// Deregisters the socket and returns it as a std socket, still non-blocking.
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for platforms that need a call.
-    pub fn into_std(self) -> io::Result<net::UdpSocket> {
-        Ok(self.io.into_inner())
-    }
-
     fn evented(&self) -> &PollEvented<net::UdpSocket> {
         &self.io
     }
@@ -96,6 +77,7 @@ impl UdpSocket {
 
     ready_methods!();
     io_methods!();
+    datagram_methods!();
 
     /// The local address.
     ///
@@ -125,103 +107,7 @@ impl UdpSocket {
         each_addr(&addr, |addr| async move { self.std().connect(addr) }).await
     }
 
-    /// Waits until a datagram can be received.
-    ///
-    /// # Errors
-    ///
-    /// As [`ready`](UdpSocket::ready).
-    pub async fn readable(&self) -> io::Result<()> {
-        self.ready(Interest::READABLE).await.map(drop)
-    }
-
-    /// Waits until a datagram can be sent.
-    ///
-    /// # Errors
-    ///
-    /// As [`ready`](UdpSocket::ready).
-    pub async fn writable(&self) -> io::Result<()> {
-        self.ready(Interest::WRITABLE).await.map(drop)
-    }
-
-    /// Polls for receive readiness (only the last task to poll is woken).
-    ///
-    /// # Errors
-    ///
-    /// As [`ready`](UdpSocket::ready).
-    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, Interest::READABLE).map_ok(drop)
-    }
-
-    /// Polls for send readiness (only the last task to poll is woken).
-    ///
-    /// # Errors
-    ///
-    /// As [`ready`](UdpSocket::ready).
-    pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
-    }
-
     // ---- connected ------------------------------------------------------------------
-
-    /// Sends `buf` as one datagram to the connected peer.
-    ///
-    /// # Errors
-    ///
-    /// `NotConnected`; `ConnectionRefused` after the peer's port answered an earlier
-    /// datagram with an ICMP error; the `send` call's other errors.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.async_io(Interest::WRITABLE, |s| s.send(buf)).await
-    }
-
-    /// The `poll` form of [`send`](UdpSocket::send).
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](UdpSocket::send).
-    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Interest::WRITABLE, |s| s.send(buf))
-    }
-
-    /// Sends without waiting: `WouldBlock` if the socket is not known writable.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as [`send`](UdpSocket::send).
-    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::WRITABLE, |s| s.send(buf))
-    }
-
-    /// Receives one datagram from the connected peer.
-    ///
-    /// # Errors
-    ///
-    /// `ConnectionRefused` when an earlier datagram was refused by the peer's host; the
-    /// `recv` call's other errors.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.async_io(Interest::READABLE, |s| s.recv(buf)).await
-    }
-
-    /// The `poll` form of [`recv`](UdpSocket::recv), into `buf`'s unfilled part.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](UdpSocket::recv).
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let n = ready!(self.io.poll_io(cx, Interest::READABLE, |s| {
-            s.recv(buf.initialize_unfilled())
-        }))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-
-    /// Receives without waiting: `WouldBlock` if nothing is known to be there.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as [`recv`](UdpSocket::recv).
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::READABLE, |s| s.recv(buf))
-    }
 
     /// Receives the next datagram's bytes without taking it from the queue.
     ///
@@ -499,26 +385,6 @@ fn peek_sender(socket: &net::UdpSocket) -> io::Result<SocketAddr> {
     addr.as_socket().ok_or_else(|| sys::not_ip(&addr))
 }
 
-impl TryFrom<net::UdpSocket> for UdpSocket {
-    type Error = io::Error;
-
-    fn try_from(socket: net::UdpSocket) -> io::Result<UdpSocket> {
-        UdpSocket::from_std(socket)
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.std().as_fd()
-    }
-}
-
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UdpSocket")
@@ -527,3 +393,5 @@ impl fmt::Debug for UdpSocket {
             .finish()
     }
 }
+
+crate::stream::std_conversions!(UdpSocket, net::UdpSocket);

@@ -10,7 +10,7 @@ use kq_runtime::io::Interest;
 use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -61,25 +61,6 @@ impl TcpListener {
         Ok(TcpListener {
             io: PollEvented::new_with_interest(listener, Interest::READABLE)?,
         })
-    }
-
-    /// Takes a listening std socket, sets it non-blocking, and registers it.
-    ///
-    /// # Errors
-    ///
-    /// Setting non-blocking mode failed, or there is no kq runtime.
-    pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
-        listener.set_nonblocking(true)?;
-        TcpListener::new(listener)
-    }
-
-    /// Deregisters the listener and returns it as a std listener, still non-blocking.
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for platforms that need a call.
-    pub fn into_std(self) -> io::Result<net::TcpListener> {
-        Ok(self.io.into_inner())
     }
 
     /// Waits for a connection and accepts it. Any number of tasks may accept at once.
@@ -171,26 +152,6 @@ impl Stream for Incoming<'_> {
     }
 }
 
-impl TryFrom<net::TcpListener> for TcpListener {
-    type Error = io::Error;
-
-    fn try_from(listener: net::TcpListener) -> io::Result<TcpListener> {
-        TcpListener::from_std(listener)
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
@@ -199,3 +160,5 @@ impl fmt::Debug for TcpListener {
             .finish()
     }
 }
+
+crate::stream::std_conversions!(TcpListener, net::TcpListener);

@@ -10,7 +10,7 @@ use socket2::SockRef;
 use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::ReadBuf;
@@ -70,25 +70,6 @@ impl TcpStream {
         Ok(TcpStream {
             io: PollEvented::new(stream)?,
         })
-    }
-
-    /// Takes a connected std stream, sets it non-blocking, and registers it.
-    ///
-    /// # Errors
-    ///
-    /// Setting non-blocking mode failed, or there is no kq runtime.
-    pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        TcpStream::new(stream)
-    }
-
-    /// Deregisters the stream and returns it as a std stream, still non-blocking.
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for platforms that need a call.
-    pub fn into_std(self) -> io::Result<net::TcpStream> {
-        Ok(self.io.into_inner())
     }
 
     fn evented(&self) -> &PollEvented<net::TcpStream> {
@@ -237,26 +218,6 @@ impl SplitStream for TcpStream {
     }
 }
 
-impl TryFrom<net::TcpStream> for TcpStream {
-    type Error = io::Error;
-
-    fn try_from(stream: net::TcpStream) -> io::Result<TcpStream> {
-        TcpStream::from_std(stream)
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
@@ -268,3 +229,5 @@ impl fmt::Debug for TcpStream {
 }
 
 byte_stream_io!(TcpStream);
+
+crate::stream::std_conversions!(TcpStream, net::TcpStream);

@@ -1,13 +1,13 @@
 //! `UnixDatagram`: Unix datagram sockets.
 
 use super::SocketAddr;
-use crate::stream::{io_methods, ready_methods};
+use crate::stream::{datagram_methods, io_methods, ready_methods};
 use kq_runtime::__private::PollEvented;
 use kq_runtime::io::Interest;
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net;
 use std::path::Path;
 use std::task::{Context, Poll, ready};
@@ -69,25 +69,6 @@ impl UnixDatagram {
         })
     }
 
-    /// Takes a std socket, sets it non-blocking, and registers it.
-    ///
-    /// # Errors
-    ///
-    /// Setting non-blocking mode failed, or there is no kq runtime.
-    pub fn from_std(socket: net::UnixDatagram) -> io::Result<UnixDatagram> {
-        socket.set_nonblocking(true)?;
-        UnixDatagram::new(socket)
-    }
-
-    /// Deregisters the socket and returns it as a std socket, still non-blocking.
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for platforms that need a call.
-    pub fn into_std(self) -> io::Result<net::UnixDatagram> {
-        Ok(self.io.into_inner())
-    }
-
     fn evented(&self) -> &PollEvented<net::UnixDatagram> {
         &self.io
     }
@@ -98,24 +79,7 @@ impl UnixDatagram {
 
     ready_methods!();
     io_methods!();
-
-    /// Waits until a datagram can be received.
-    ///
-    /// # Errors
-    ///
-    /// As [`ready`](UnixDatagram::ready).
-    pub async fn readable(&self) -> io::Result<()> {
-        self.ready(Interest::READABLE).await.map(drop)
-    }
-
-    /// Waits until a datagram can be sent.
-    ///
-    /// # Errors
-    ///
-    /// As [`ready`](UnixDatagram::ready).
-    pub async fn writable(&self) -> io::Result<()> {
-        self.ready(Interest::WRITABLE).await.map(drop)
-    }
+    datagram_methods!();
 
     /// Connects to the socket at `path`: [`send`](UnixDatagram::send) goes there.
     ///
@@ -124,64 +88,6 @@ impl UnixDatagram {
     /// `NotFound`, `ConnectionRefused`, ...
     pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.std().connect(path)
-    }
-
-    /// Sends one datagram to the connected peer.
-    ///
-    /// # Errors
-    ///
-    /// `NotConnected`, or the `send` call's error.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.async_io(Interest::WRITABLE, |s| s.send(buf)).await
-    }
-
-    /// The `poll` form of [`send`](UnixDatagram::send).
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](UnixDatagram::send).
-    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Interest::WRITABLE, |s| s.send(buf))
-    }
-
-    /// Sends without waiting: `WouldBlock` if not known writable or the queue is full.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as [`send`](UnixDatagram::send).
-    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::WRITABLE, |s| s.send(buf))
-    }
-
-    /// Receives one datagram from the connected peer.
-    ///
-    /// # Errors
-    ///
-    /// The `recv` call's error.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.async_io(Interest::READABLE, |s| s.recv(buf)).await
-    }
-
-    /// The `poll` form of [`recv`](UnixDatagram::recv), into `buf`'s unfilled part.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](UnixDatagram::recv).
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let n = ready!(self.io.poll_io(cx, Interest::READABLE, |s| {
-            s.recv(buf.initialize_unfilled())
-        }))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-
-    /// Receives without waiting: `WouldBlock` if nothing is known to be there.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as [`recv`](UnixDatagram::recv).
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::READABLE, |s| s.recv(buf))
     }
 
     /// Sends one datagram to the socket at `path`.
@@ -287,26 +193,6 @@ impl UnixDatagram {
     }
 }
 
-impl TryFrom<net::UnixDatagram> for UnixDatagram {
-    type Error = io::Error;
-
-    fn try_from(socket: net::UnixDatagram) -> io::Result<UnixDatagram> {
-        UnixDatagram::from_std(socket)
-    }
-}
-
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.std().as_fd()
-    }
-}
-
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixDatagram")
@@ -315,3 +201,5 @@ impl fmt::Debug for UnixDatagram {
             .finish()
     }
 }
+
+crate::stream::std_conversions!(UnixDatagram, net::UnixDatagram);

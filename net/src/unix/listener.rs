@@ -8,7 +8,7 @@ use kq_runtime::__private::PollEvented;
 use kq_runtime::io::Interest;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net;
 use std::path::Path;
 use std::pin::Pin;
@@ -57,25 +57,6 @@ impl UnixListener {
         Ok(UnixListener {
             io: PollEvented::new_with_interest(listener, Interest::READABLE)?,
         })
-    }
-
-    /// Takes a listening std socket, sets it non-blocking, and registers it.
-    ///
-    /// # Errors
-    ///
-    /// Setting non-blocking mode failed, or there is no kq runtime.
-    pub fn from_std(listener: net::UnixListener) -> io::Result<UnixListener> {
-        listener.set_nonblocking(true)?;
-        UnixListener::new(listener)
-    }
-
-    /// Deregisters the listener and returns it as a std listener, still non-blocking.
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for platforms that need a call.
-    pub fn into_std(self) -> io::Result<net::UnixListener> {
-        Ok(self.io.into_inner())
     }
 
     /// Waits for a connection and accepts it; any number of tasks may accept at once.
@@ -147,26 +128,6 @@ impl Stream for Incoming<'_> {
     }
 }
 
-impl TryFrom<net::UnixListener> for UnixListener {
-    type Error = io::Error;
-
-    fn try_from(listener: net::UnixListener) -> io::Result<UnixListener> {
-        UnixListener::from_std(listener)
-    }
-}
-
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
 impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixListener")
@@ -175,3 +136,5 @@ impl fmt::Debug for UnixListener {
             .finish()
     }
 }
+
+crate::stream::std_conversions!(UnixListener, net::UnixListener);

@@ -7,7 +7,7 @@ use crate::sys;
 use kq_runtime::__private::PollEvented;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net;
 use std::path::Path;
 
@@ -62,25 +62,6 @@ impl UnixStream {
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = net::UnixStream::pair()?;
         Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
-    }
-
-    /// Takes a connected std socket, sets it non-blocking, and registers it.
-    ///
-    /// # Errors
-    ///
-    /// Setting non-blocking mode failed, or there is no kq runtime.
-    pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
-        stream.set_nonblocking(true)?;
-        UnixStream::new(stream)
-    }
-
-    /// Deregisters the socket and returns it as a std socket, still non-blocking.
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for platforms that need a call.
-    pub fn into_std(self) -> io::Result<net::UnixStream> {
-        Ok(self.io.into_inner())
     }
 
     fn evented(&self) -> &PollEvented<net::UnixStream> {
@@ -139,26 +120,6 @@ impl SplitStream for UnixStream {
     }
 }
 
-impl TryFrom<net::UnixStream> for UnixStream {
-    type Error = io::Error;
-
-    fn try_from(stream: net::UnixStream) -> io::Result<UnixStream> {
-        UnixStream::from_std(stream)
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixStream")
@@ -170,3 +131,5 @@ impl fmt::Debug for UnixStream {
 }
 
 byte_stream_io!(UnixStream);
+
+crate::stream::std_conversions!(UnixStream, net::UnixStream);
