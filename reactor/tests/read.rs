@@ -651,3 +651,44 @@ fn one_call_returns_a_thousand_events() {
     assert!(evs.iter().all(|e| e.data == 1), "each has one byte");
     assert_no_events(&kq);
 }
+
+/// `Builder::edge_data(false)` with more ready EV_CLEAR knotes than the eventlist holds:
+/// those left over are delivered by the following calls, each exactly once (from the hint
+/// that activated them), and then the edges are consumed.
+#[test]
+fn edge_data_off_delivers_leftover_edges_once_across_calls() {
+    let kq = Kqueue::builder().edge_data(false).build().unwrap();
+    let pairs: Vec<_> = (0..6).map(|_| UnixStream::pair().unwrap()).collect();
+    let changes: Vec<_> = pairs
+        .iter()
+        .map(|(a, _)| {
+            kev(
+                ident_of(a),
+                kq_reactor::EVFILT_READ,
+                kq_reactor::EV_ADD | kq_reactor::EV_CLEAR,
+                0,
+                0,
+            )
+        })
+        .collect();
+    apply(&kq, &changes);
+    for (_, peer) in &pairs {
+        (&*peer).write_all(b"x").unwrap();
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    let start = Instant::now();
+    while seen.len() < pairs.len() && start.elapsed() < LONG {
+        for ev in wait(&kq, 2, Duration::from_millis(100)) {
+            assert!(ev.data == 0, "edge event without data: {ev:?}");
+            *seen.entry(ev.ident).or_insert(0) += 1;
+        }
+    }
+    let expected: std::collections::BTreeMap<_, _> =
+        pairs.iter().map(|(a, _)| (ident_of(a), 1)).collect();
+    assert_eq!(seen, expected, "each edge exactly once");
+    assert_eq!(
+        wait(&kq, 8, Duration::from_millis(50)),
+        vec![],
+        "the edges are consumed"
+    );
+}

@@ -59,6 +59,9 @@ pub(super) struct Knote {
     pub(super) status: u8,
     /// Unique id of this registration (see the invariant).
     pub(super) generation: u32,
+    /// The call (`seq`) whose epoll hint activated this knote, while it waits for delivery;
+    /// 0 once delivered, or if something else activated it.
+    pub(super) hinted: u64,
     pub(super) src: Source,
     prev: usize,
     next: usize,
@@ -72,6 +75,7 @@ impl Knote {
             sdata: 0,
             status: 0,
             generation,
+            hinted: 0,
             src,
             prev: NIL,
             next: NIL,

@@ -112,6 +112,8 @@ impl State {
 
     /// Runs the filter of an enabled knote now and queues it if its condition holds.
     pub(super) fn reevaluate(&mut self, key: Key) {
+        // Whatever activated it before, it is now re-checked in full.
+        self.table.slab[key].hinted = 0;
         if self.table.slab[key].status & DISABLED != 0 {
             return;
         }
@@ -151,13 +153,16 @@ impl State {
         if c.flags & EV_ADD == 0 {
             return Err(errno(libc::ENOENT));
         }
-        // Attach.
-        let st = match stat {
-            Some(st) => st,
-            None => fd::stat(fd)?,
-        };
+        // Attach. A slot checked in this call needs no `fstat`, except for a file's inotify
+        // watch below.
+        let mut stat = stat;
         if self.fds.get(fd).is_none_or(Option::is_none) {
+            let st = match stat {
+                Some(st) => st,
+                None => fd::stat(fd)?,
+            };
             self.new_slot(fd, &st)?;
+            stat = Some(st);
         }
         let slot = self.fds[fd].as_mut().ok_or_else(|| errno(libc::EBADF))?;
         let is_file = matches!(slot.kind, FdKind::File);
@@ -196,6 +201,10 @@ impl State {
                 )?;
                 self.inotify = Some(ino);
             }
+            let st = match stat {
+                Some(st) => st,
+                None => fd::stat(fd)?,
+            };
             let wd = self
                 .inotify
                 .as_mut()

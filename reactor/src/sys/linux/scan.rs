@@ -147,6 +147,7 @@ impl State {
                     Err(_) => self.remove(key),
                 }
             } else {
+                self.table.slab[key].hinted = seq;
                 self.table.activate(key);
             }
         }
@@ -165,14 +166,20 @@ impl State {
                     return Ok(false);
                 };
                 let fresh = slot.hint_seq == seq;
-                if !fresh && slot.checked != seq {
+                // Without `data` to compute, an edge knote still waiting for delivery since
+                // the fd's latest hint (the eventlist was full when it came) is delivered
+                // from that hint, as it would have been then: no re-evaluation, and no
+                // identity check (an event of a descriptor closed after its activation can
+                // still come out once; the runtime deletes knotes before closing).
+                let pending_hint = !edge_data && kn.hinted != 0 && kn.hinted == slot.hint_seq;
+                if !fresh && !pending_hint && slot.checked != seq {
                     if !slot.same_file(fd)? {
                         return Err(errno(libc::EBADF));
                     }
                     slot.checked = seq;
                 }
                 let is_read = fd::is_read(kn.kev.filter);
-                let hinted = if fresh
+                let hinted = if (fresh || pending_hint)
                     && !edge_data
                     && kn.kev.flags & EV_CLEAR != 0
                     && kn.sfflags & NOTE_LOWAT == 0
@@ -209,6 +216,7 @@ impl State {
     /// filters that have one) and returns it.
     pub(super) fn copyout(&mut self, key: Key) -> Kevent {
         let kn = &mut self.table.slab[key];
+        kn.hinted = 0;
         let clear = kn.kev.flags & EV_CLEAR != 0;
         match &mut kn.src {
             Source::Signal { seen } => {
