@@ -155,6 +155,11 @@ impl Builder {
     /// looks at `data`. Level-triggered knotes, `NOTE_LOWAT`, files, kqueues and every other
     /// filter are unchanged.
     ///
+    /// An event that does not fit in one call's eventlist is delivered by a later call from
+    /// the same report, without re-checking the descriptor: if the descriptor is closed in
+    /// between without `EV_DELETE`, that event can still come out once (delete the knotes
+    /// before closing, as kq's runtime does).
+    ///
     /// # Portability
     ///
     /// On BSD and macOS the kernel computes `data` for free and this option changes nothing.
