@@ -145,17 +145,23 @@ impl Driver {
     /// One turn: submits the changelist, waits up to `timeout` for events (`None`: until
     /// one comes or [`Handle::unpark`]), and wakes the wakers of what arrived. Exactly one
     /// `kevent` call.
-    pub(crate) fn turn(&mut self, h: &Handle, timeout: Option<Duration>) {
+    ///
+    /// At most `max_events` events are taken (more only to make room for an error entry per
+    /// change): the caller asks for what its run queue can hold, and the rest stay queued
+    /// in the kqueue, in order, for the next turn — rather than overflowing to the
+    /// injection queue, where they would be overtaken by later events (the c10k tail).
+    pub(crate) fn turn(&mut self, h: &Handle, timeout: Option<Duration>, max_events: usize) {
         let timeout = lock(&h.changes).begin_turn(&mut self.backlog, timeout);
         let chunk = self.backlog.chunk();
         // Room for an error entry per change, so that no change is dropped for want of it.
         if self.events.len() < chunk.len() {
             self.events.resize(chunk.len(), empty());
         }
+        let n_events = max_events.clamp(1, EVENTS).max(chunk.len());
         add(&h.metrics.turns, 1);
         add(&h.metrics.kevent_calls, 1);
         add(&h.metrics.changes, chunk.len() as u64);
-        let res = h.kevent(chunk, &mut self.events, timeout);
+        let res = h.kevent(chunk, &mut self.events[..n_events], timeout);
         lock(&h.changes).end_turn();
         // The chunk is applied; descriptors whose deletions were in it close now.
         self.backlog.applied();
@@ -192,7 +198,7 @@ impl Driver {
     /// the runtime is driven again.
     pub(crate) fn flush_closes(&mut self, h: &Handle) {
         while self.backlog.has_closes() || lock(&h.changes).has_closes() {
-            self.turn(h, Some(Duration::ZERO));
+            self.turn(h, Some(Duration::ZERO), EVENTS);
         }
     }
 }
@@ -313,4 +319,42 @@ impl fmt::Debug for Handle {
 /// The error of a registration on a runtime that shut down.
 pub(crate) fn shutdown_error() -> stdio::Error {
     stdio::Error::other("the kq runtime was shut down")
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::io::Interest;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::Arc;
+
+    /// A turn takes at most the events asked for; the rest wait in the kqueue, in order,
+    /// for the next turns.
+    #[test]
+    fn a_turn_takes_at_most_max_events_and_leaves_the_rest_queued() {
+        let (mut driver, handle) = Driver::new().unwrap();
+        let handle = Arc::new(handle);
+        let pairs: Vec<_> = (0..10).map(|_| UnixStream::pair().unwrap()).collect();
+        let regs: Vec<_> = pairs
+            .iter()
+            .map(|(a, _)| {
+                io::Registration::new(handle.clone(), a.as_raw_fd(), Interest::READABLE).unwrap()
+            })
+            .collect();
+        driver.turn(&handle, Some(Duration::ZERO), EVENTS);
+        for (_, peer) in &pairs {
+            (&*peer).write_all(b"x").unwrap();
+        }
+        let events = || handle.metrics.events.load(Ordering::Relaxed);
+        let before = events();
+        driver.turn(&handle, Some(Duration::ZERO), 3);
+        assert_eq!(events() - before, 3);
+        driver.turn(&handle, Some(Duration::ZERO), 3);
+        assert_eq!(events() - before, 6);
+        driver.turn(&handle, Some(Duration::ZERO), EVENTS);
+        assert_eq!(events() - before, 10, "the other four, each once");
+        drop(regs);
+    }
 }

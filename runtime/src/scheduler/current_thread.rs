@@ -211,9 +211,9 @@ impl Handle {
             }
             if idle {
                 WorkerMetrics::bump(&self.metrics.parks);
-                driver.turn(&self.driver, None);
+                driver.turn(&self.driver, None, usize::MAX);
             } else {
-                driver.turn(&self.driver, Some(Duration::ZERO));
+                driver.turn(&self.driver, Some(Duration::ZERO), usize::MAX);
             }
         }
     }

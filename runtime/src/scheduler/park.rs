@@ -41,8 +41,9 @@ impl Parker {
         }
     }
 
-    /// Blocks until [`unpark`](Parker::unpark) (or, when on the driver, until an event).
-    pub(crate) fn park(&self, drv: &Mutex<Driver>, handle: &driver::Handle) {
+    /// Blocks until [`unpark`](Parker::unpark) (or, when on the driver, until an event;
+    /// then at most `max_events` are taken).
+    pub(crate) fn park(&self, drv: &Mutex<Driver>, handle: &driver::Handle, max_events: usize) {
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
@@ -60,7 +61,7 @@ impl Parker {
                 self.state.store(EMPTY, Ordering::Release);
                 return;
             }
-            d.turn(handle, None);
+            d.turn(handle, None, max_events);
             self.state.store(EMPTY, Ordering::Release);
             return;
         }
@@ -88,9 +89,9 @@ impl Parker {
 
     /// Turns the driver without blocking, if it is free (the workers' regular check for
     /// I/O and timers while they have tasks to run).
-    pub(crate) fn poll_driver(drv: &Mutex<Driver>, handle: &driver::Handle) {
+    pub(crate) fn poll_driver(drv: &Mutex<Driver>, handle: &driver::Handle, max_events: usize) {
         if let Ok(mut d) = drv.try_lock() {
-            d.turn(handle, Some(Duration::ZERO));
+            d.turn(handle, Some(Duration::ZERO), max_events);
         }
     }
 
@@ -153,7 +154,7 @@ mod loom_tests {
                 let w = w.clone();
                 thread::spawn(move || w.parker.unpark(&w.handle))
             };
-            w.parker.park(&w.driver, &w.handle);
+            w.parker.park(&w.driver, &w.handle, 1);
             unparker.join().unwrap();
             drop(busy);
             assert_eq!(w.parker.state.load(Ordering::Relaxed), EMPTY);
@@ -172,7 +173,7 @@ mod loom_tests {
                 thread::spawn(move || w.parker.unpark(&w.handle))
             };
             unparker.join().unwrap();
-            w.parker.park(&w.driver, &w.handle);
+            w.parker.park(&w.driver, &w.handle, 1);
             drop(busy);
             assert_eq!(w.parker.state.load(Ordering::Relaxed), EMPTY);
         });

@@ -105,6 +105,11 @@ impl<T> Local<T> {
         self.inner.len() as usize
     }
 
+    /// How many tasks can be pushed before the queue overflows (stealers only make room).
+    pub(crate) fn room(&self) -> usize {
+        CAPACITY - self.inner.len() as usize
+    }
+
     /// Pushes a task, moving half of a full queue to `inject`.
     pub(crate) fn push_back_or_overflow(&mut self, mut task: T, inject: &Inject<T>) {
         loop {

@@ -163,8 +163,10 @@ impl WorkerContext {
                 core.tick
             };
             if tick % EVENT_INTERVAL == 0 {
+                // Take only the events the local queue has room for (see `Driver::turn`).
+                let room = self.core.borrow().queue.room();
                 self.core.borrow_mut().in_turn = true;
-                Parker::poll_driver(&self.shared().driver, &self.handle.driver);
+                Parker::poll_driver(&self.shared().driver, &self.handle.driver, room);
                 self.end_turn();
             }
             if let Some(task) = self.next_task(tick) {
@@ -298,9 +300,10 @@ impl WorkerContext {
         }
         loop {
             WorkerMetrics::bump(&shared.metrics[self.index].parks);
+            let room = self.core.borrow().queue.room();
             self.remote()
                 .parker
-                .park(&shared.driver, &self.handle.driver);
+                .park(&shared.driver, &self.handle.driver, room);
             if self.handle.is_shutdown() {
                 return;
             }
