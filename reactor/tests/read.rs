@@ -692,3 +692,65 @@ fn edge_data_off_delivers_leftover_edges_once_across_calls() {
         "the edges are consumed"
     );
 }
+
+/// READ and WRITE added to one descriptor in one changelist (as a runtime registers a
+/// socket; on Linux one epoll registration serves both): each reports the condition that
+/// holds at once.
+#[test]
+fn read_and_write_added_together_both_report() {
+    let kq = Kqueue::new().unwrap();
+    let (a, mut peer) = UnixStream::pair().unwrap();
+    peer.write_all(b"hi").unwrap();
+    let flags = kq_reactor::EV_ADD | kq_reactor::EV_CLEAR;
+    apply(
+        &kq,
+        &[
+            kev(ident_of(&a), kq_reactor::EVFILT_READ, flags, 0, 0),
+            kev(ident_of(&a), kq_reactor::EVFILT_WRITE, flags, 0, 0),
+        ],
+    );
+    let mut evs = wait(&kq, 4, LONG);
+    if evs.len() < 2 {
+        evs.extend(wait(&kq, 4, LONG));
+    }
+    let mut filters: Vec<_> = evs.iter().map(|e| e.filter).collect();
+    filters.sort();
+    let mut want = vec![kq_reactor::EVFILT_READ, kq_reactor::EVFILT_WRITE];
+    want.sort();
+    assert_eq!(filters, want, "{evs:?}");
+}
+
+/// When the second of such a pair fails, the first is still registered and reports.
+#[test]
+fn read_added_with_a_failing_write_still_reports() {
+    let kq = Kqueue::new().unwrap();
+    let (a, peer) = UnixStream::pair().unwrap();
+    let flags = kq_reactor::EV_ADD | kq_reactor::EV_CLEAR;
+    let mut out = [ZERO; 2];
+    // EV_ADD with EV_KEEPUDATA is EINVAL; the READ before it is fine.
+    let changes = [
+        kev(
+            ident_of(&a),
+            kq_reactor::EVFILT_READ,
+            flags | kq_reactor::EV_RECEIPT,
+            0,
+            0,
+        ),
+        kev(
+            ident_of(&a),
+            kq_reactor::EVFILT_WRITE,
+            flags | kq_reactor::EV_RECEIPT | kq_reactor::EV_KEEPUDATA,
+            0,
+            0,
+        ),
+    ];
+    let n = kq.kevent(&changes, &mut out, None).unwrap();
+    assert_eq!(n, 2, "{out:?}");
+    assert_eq!(out[0].data, 0, "READ added: {out:?}");
+    assert_eq!(out[1].data, libc::EINVAL as _, "WRITE refused: {out:?}");
+    (&peer).write_all(b"x").unwrap();
+    let ev = wait(&kq, 4, LONG)
+        .into_iter()
+        .find(|e| e.filter == kq_reactor::EVFILT_READ);
+    assert!(ev.is_some(), "the READ knote reports its data");
+}

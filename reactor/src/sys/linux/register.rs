@@ -244,6 +244,17 @@ impl State {
                 _ => s.vnode = Some(key),
             }
         }
+        if self.defer_arm == Some(fd)
+            && self.fds[fd]
+                .as_ref()
+                .is_some_and(|s| !s.in_epoll && !matches!(s.kind, FdKind::File | FdKind::NoPoll))
+        {
+            // The next change adds the other direction and registers both at once; its
+            // epoll ADD reports this knote's condition too. `arm_unarmed` catches the case
+            // where it does not get that far.
+            self.unarmed = Some(fd);
+            return Ok(());
+        }
         let armed = match self.update_interest(sel, fd) {
             Ok(armed) => armed,
             Err(e) => {
@@ -259,6 +270,35 @@ impl State {
             self.reevaluate(key);
         }
         Ok(())
+    }
+
+    /// Registers in epoll an fd that the previous change left for its successor, if the
+    /// successor did not (it failed first), and takes the knotes' conditions as
+    /// `register_fd` would have.
+    pub(super) fn arm_unarmed(&mut self, sel: &Inner) {
+        let Some(fd) = self.unarmed.take() else {
+            return;
+        };
+        let Some(slot) = self.fds.get(fd).and_then(Option::as_ref) else {
+            return;
+        };
+        if slot.in_epoll {
+            return;
+        }
+        let keys = [slot.read, slot.write];
+        match self.update_interest(sel, fd) {
+            Ok(true) => {}
+            Ok(false) => keys.into_iter().flatten().for_each(|k| self.reevaluate(k)),
+            Err(_) => {
+                // As a failed registration: the knotes go (the change that added them was
+                // already answered; epoll refusing a descriptor it accepted a moment ago
+                // does not happen for the pollable kinds deferred here).
+                for key in keys.into_iter().flatten() {
+                    self.remove(key);
+                }
+                let _ = self.drop_slot_if_empty(sel, fd);
+            }
+        }
     }
 
     /// Returns `Some(())` if a live slot for `fd` names the same file, dropping a slot that
@@ -676,4 +716,20 @@ fn check_proc_fflags(fflags: u32) -> io::Result<()> {
         return Err(errno(libc::EOPNOTSUPP));
     }
     Ok(())
+}
+
+/// Whether `a` and then `b` add the READ and the WRITE knote of one descriptor (in either
+/// order), plainly enough that the two can share one epoll registration call: no delete,
+/// disable, dispatch or oneshot in either.
+pub(super) fn arm_together(a: &Kevent, b: &Kevent) -> bool {
+    let plain = |c: &Kevent| {
+        c.flags & (EV_ADD | EV_DELETE | EV_DISABLE | EV_DISPATCH | EV_ONESHOT) == EV_ADD
+    };
+    a.ident == b.ident
+        && matches!(
+            (a.filter, b.filter),
+            (EVFILT_READ, EVFILT_WRITE) | (EVFILT_WRITE, EVFILT_READ)
+        )
+        && plain(a)
+        && plain(b)
 }

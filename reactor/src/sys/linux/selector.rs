@@ -98,6 +98,12 @@ pub(super) struct State {
     pub(super) edge_data: bool,
     /// Call counter: identity checks and hints are "fresh" within one call.
     pub(super) seq: u64,
+    /// The fd whose new epoll registration the change being applied may leave to the next
+    /// change (an EV_ADD of READ followed by one of WRITE for the same fd, or the reverse:
+    /// one `epoll_ctl(ADD)` for both instead of ADD then MOD).
+    pub(super) defer_arm: Option<usize>,
+    /// An fd left out of epoll by the previous change, for this one to register.
+    pub(super) unarmed: Option<usize>,
     pub(super) signalled: bool,
     pub(super) polling: bool,
     pub(super) poll_deadline: u64,
@@ -165,6 +171,8 @@ impl Inner {
             state: Mutex::new(State {
                 poll_deadline: u64::MAX,
                 timerfd_armed: u64::MAX,
+                defer_arm: None,
+                unarmed: None,
                 edge_data: opts.edge_data,
                 ..State::default()
             }),
@@ -236,12 +244,23 @@ impl Inner {
                 continue; // FreeBSD skips filter 0 silently.
             }
             c.flags &= !EV_SYSFLAGS;
+            st.defer_arm = (i + 1 < nchanges)
+                // SAFETY: as above, for the next change (only read here).
+                .then(|| unsafe { ptr::read(changes.add(i + 1)) })
+                .filter(|next| super::register::arm_together(&c, next))
+                .map(|_| c.ident);
+            let deferring = st.defer_arm.is_some();
             let err = match st.register(self, &c) {
                 Ok(()) => 0,
                 Err(e) => e.raw_os_error().unwrap_or(libc::EINVAL),
             };
+            st.defer_arm = None;
+            if !deferring {
+                st.arm_unarmed(self);
+            }
             if err != 0 || c.flags & EV_RECEIPT != 0 {
                 if nerr == nevents {
+                    st.arm_unarmed(self);
                     self.finish(&mut st);
                     return if err != 0 { Err(errno(err)) } else { Ok(0) };
                 }
