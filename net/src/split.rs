@@ -221,3 +221,64 @@ async_read!(@S: SplitStream; ReadHalf<'_, S>);
 async_write!(@S: SplitStream; WriteHalf<'_, S>);
 async_read!(@S: SplitStream; OwnedReadHalf<S>);
 async_write!(@S: SplitStream; OwnedWriteHalf<S>);
+
+/// `split`/`into_split`, the `SplitStream` impl and `Debug` for a byte-stream socket type
+/// (`TcpStream`, `UnixStream`) whose `io` field is its `PollEvented` over `$std` and whose
+/// `local_addr`/`peer_addr` return `$addr`.
+macro_rules! splittable {
+    ($ty:ident, $addr:ty, $std:ty) => {
+        impl $ty {
+            /// Borrowed read and write halves, usable at once (for example in `join!`).
+            pub fn split(
+                &mut self,
+            ) -> (
+                $crate::split::ReadHalf<'_, $ty>,
+                $crate::split::WriteHalf<'_, $ty>,
+            ) {
+                $crate::split::split(self)
+            }
+
+            /// Owned read and write halves, for two tasks. Dropping the write half shuts
+            /// the write direction down; `reunite` gives the stream back.
+            pub fn into_split(
+                self,
+            ) -> (
+                $crate::split::OwnedReadHalf<$ty>,
+                $crate::split::OwnedWriteHalf<$ty>,
+            ) {
+                $crate::split::into_split(self)
+            }
+        }
+
+        impl $crate::split::sealed::Sealed for $ty {}
+
+        impl $crate::split::SplitStream for $ty {
+            type Addr = $addr;
+            type Std = $std;
+
+            fn evented(&self) -> &kq_runtime::__private::PollEvented<$std> {
+                &self.io
+            }
+
+            fn peer(&self) -> std::io::Result<$addr> {
+                self.peer_addr()
+            }
+
+            fn local(&self) -> std::io::Result<$addr> {
+                self.local_addr()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("fd", &std::os::fd::AsRawFd::as_raw_fd(self))
+                    .field("local", &self.local_addr().ok())
+                    .field("peer", &self.peer_addr().ok())
+                    .finish()
+            }
+        }
+    };
+}
+
+pub(crate) use splittable;

@@ -623,29 +623,30 @@ fn edge_data_off_reports_readiness_and_eof_without_data() {
     assert_ne!(ev.flags & kq_reactor::EV_EOF, 0, "{ev:?}");
 }
 
+/// `n` socket pairs whose first ends have an EV_CLEAR READ knote in `kq` and one byte
+/// waiting each.
+fn readable_pairs(kq: &Kqueue, n: usize) -> Vec<(UnixStream, UnixStream)> {
+    let pairs: Vec<_> = (0..n).map(|_| UnixStream::pair().unwrap()).collect();
+    let changes: Vec<_> = pairs
+        .iter()
+        .map(|(a, _)| {
+            let flags = kq_reactor::EV_ADD | kq_reactor::EV_CLEAR;
+            kev(ident_of(a), kq_reactor::EVFILT_READ, flags, 0, 0)
+        })
+        .collect();
+    apply(kq, &changes);
+    for (_, peer) in &pairs {
+        (&*peer).write_all(b"x").unwrap();
+    }
+    pairs
+}
+
 /// One call returns as many events as the caller has room for, even when that is more than
 /// the core takes from epoll in one go.
 #[test]
 fn one_call_returns_a_thousand_events() {
     let kq = Kqueue::new().unwrap();
-    let pairs: Vec<(UnixStream, UnixStream)> =
-        (0..1000).map(|_| UnixStream::pair().unwrap()).collect();
-    let changes: Vec<_> = pairs
-        .iter()
-        .map(|(a, _)| {
-            kev(
-                ident_of(a),
-                kq_reactor::EVFILT_READ,
-                kq_reactor::EV_ADD | kq_reactor::EV_CLEAR,
-                0,
-                0,
-            )
-        })
-        .collect();
-    apply(&kq, &changes);
-    for (_, peer) in &pairs {
-        (&*peer).write_all(b"x").unwrap();
-    }
+    let _pairs = readable_pairs(&kq, 1000); // kept open until the end
     let evs = wait(&kq, 1024, LONG);
     assert_eq!(evs.len(), 1000, "all ready sockets in one call");
     assert!(evs.iter().all(|e| e.data == 1), "each has one byte");
@@ -658,23 +659,7 @@ fn one_call_returns_a_thousand_events() {
 #[test]
 fn edge_data_off_delivers_leftover_edges_once_across_calls() {
     let kq = Kqueue::builder().edge_data(false).build().unwrap();
-    let pairs: Vec<_> = (0..6).map(|_| UnixStream::pair().unwrap()).collect();
-    let changes: Vec<_> = pairs
-        .iter()
-        .map(|(a, _)| {
-            kev(
-                ident_of(a),
-                kq_reactor::EVFILT_READ,
-                kq_reactor::EV_ADD | kq_reactor::EV_CLEAR,
-                0,
-                0,
-            )
-        })
-        .collect();
-    apply(&kq, &changes);
-    for (_, peer) in &pairs {
-        (&*peer).write_all(b"x").unwrap();
-    }
+    let pairs = readable_pairs(&kq, 6);
     let mut seen = std::collections::BTreeMap::new();
     let start = Instant::now();
     while seen.len() < pairs.len() && start.elapsed() < LONG {

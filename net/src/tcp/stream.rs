@@ -2,15 +2,12 @@
 
 use super::TcpSocket;
 use crate::addr::{ToSocketAddrs, each_addr};
-use crate::split::{self, SplitStream};
 use crate::stream::{byte_stream_io, read_methods, socket_methods, write_methods};
 use kq_runtime::__private::PollEvented;
 use kq_runtime::io::Interest;
 use socket2::SockRef;
-use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::ReadBuf;
@@ -186,48 +183,10 @@ impl TcpStream {
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get_ref().set_ttl(ttl)
     }
-
-    /// Borrowed read and write halves, usable at once (for example in `join!`).
-    pub fn split(&mut self) -> (super::ReadHalf<'_>, super::WriteHalf<'_>) {
-        split::split(self)
-    }
-
-    /// Owned read and write halves, for two tasks. Dropping the write half shuts the
-    /// write direction down; `reunite` gives the stream back.
-    pub fn into_split(self) -> (super::OwnedReadHalf, super::OwnedWriteHalf) {
-        split::into_split(self)
-    }
-}
-
-impl split::sealed::Sealed for TcpStream {}
-
-impl SplitStream for TcpStream {
-    type Addr = SocketAddr;
-    type Std = net::TcpStream;
-
-    fn evented(&self) -> &PollEvented<net::TcpStream> {
-        &self.io
-    }
-
-    fn peer(&self) -> io::Result<SocketAddr> {
-        self.peer_addr()
-    }
-
-    fn local(&self) -> io::Result<SocketAddr> {
-        self.local_addr()
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("fd", &self.as_raw_fd())
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .finish()
-    }
 }
 
 byte_stream_io!(TcpStream);
 
 crate::stream::std_conversions!(TcpStream, net::TcpStream);
+
+crate::split::splittable!(TcpStream, SocketAddr, net::TcpStream);

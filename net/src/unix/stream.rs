@@ -1,13 +1,10 @@
 //! `UnixStream`: a connected Unix stream socket.
 
 use super::SocketAddr;
-use crate::split::{self, SplitStream};
 use crate::stream::{byte_stream_io, read_methods, socket_methods, write_methods};
 use crate::sys;
 use kq_runtime::__private::PollEvented;
-use std::fmt;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::net;
 use std::path::Path;
 
@@ -89,47 +86,10 @@ impl UnixStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().peer_addr()
     }
-
-    /// Borrowed read and write halves, usable at once.
-    pub fn split(&mut self) -> (super::ReadHalf<'_>, super::WriteHalf<'_>) {
-        split::split(self)
-    }
-
-    /// Owned read and write halves, for two tasks; `reunite` gives the stream back.
-    pub fn into_split(self) -> (super::OwnedReadHalf, super::OwnedWriteHalf) {
-        split::into_split(self)
-    }
-}
-
-impl split::sealed::Sealed for UnixStream {}
-
-impl SplitStream for UnixStream {
-    type Addr = SocketAddr;
-    type Std = net::UnixStream;
-
-    fn evented(&self) -> &PollEvented<net::UnixStream> {
-        &self.io
-    }
-
-    fn peer(&self) -> io::Result<SocketAddr> {
-        self.peer_addr()
-    }
-
-    fn local(&self) -> io::Result<SocketAddr> {
-        self.local_addr()
-    }
-}
-
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixStream")
-            .field("fd", &self.as_raw_fd())
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .finish()
-    }
 }
 
 byte_stream_io!(UnixStream);
 
 crate::stream::std_conversions!(UnixStream, net::UnixStream);
+
+crate::split::splittable!(UnixStream, SocketAddr, net::UnixStream);
