@@ -32,5 +32,6 @@ pub mod __private {
     //! For kq's other crates (net, fs-watch, process): the driver registration they build
     //! on. Not a stable API.
     pub use crate::driver::io::ReadyEvent;
+    pub use crate::io::knote::{Knote, KnoteEvent};
     pub use crate::io::poll_evented::PollEvented;
 }

@@ -344,10 +344,6 @@ impl ScheduledIo {
         }
     }
 
-    #[expect(
-        dead_code,
-        reason = "read by kq-process and kq-fs-watch, which are not built yet"
-    )]
     /// Takes the `fflags` and `data` accumulated by the events of other filters.
     pub(crate) fn take_event(&self) -> (u32, u64) {
         (
@@ -405,10 +401,6 @@ impl Registration {
         Registration::with_filters(handle, fd as usize, filters, 0, 0)
     }
 
-    #[expect(
-        dead_code,
-        reason = "used by kq-process and kq-fs-watch, which are not built yet"
-    )]
     /// Registers the knote `(ident, filter)` with `fflags` and `data`, `EV_CLEAR`.
     pub(crate) fn new_filter(
         handle: StdArc<Handle>,

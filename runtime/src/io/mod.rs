@@ -10,6 +10,7 @@
 //! `use kq::io::{AsyncReadExt, AsyncWriteExt}` works as in tokio.
 
 mod async_fd;
+pub(crate) mod knote;
 pub(crate) mod poll_evented;
 mod ready;
 
