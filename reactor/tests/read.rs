@@ -739,3 +739,127 @@ fn read_added_with_a_failing_write_still_reports() {
         .find(|e| e.filter == kq_reactor::EVFILT_READ);
     assert!(ev.is_some(), "the READ knote reports its data");
 }
+
+/// READ and WRITE deleted together in one changelist (as a runtime closes a socket; on
+/// Linux one epoll call serves both): both are gone, and a second deletion finds nothing.
+#[test]
+fn read_and_write_deleted_together_are_both_gone() {
+    let kq = Kqueue::new().unwrap();
+    let (a, peer) = UnixStream::pair().unwrap();
+    let fd = ident_of(&a);
+    let flags = kq_reactor::EV_ADD | kq_reactor::EV_CLEAR;
+    apply(
+        &kq,
+        &[
+            kev(fd, kq_reactor::EVFILT_READ, flags, 0, 0),
+            kev(fd, kq_reactor::EVFILT_WRITE, flags, 0, 0),
+        ],
+    );
+    let _ = wait(&kq, 4, Duration::from_millis(20));
+    let del = kq_reactor::EV_DELETE | kq_reactor::EV_RECEIPT;
+    let pair = [
+        kev(fd, kq_reactor::EVFILT_WRITE, del, 0, 0),
+        kev(fd, kq_reactor::EVFILT_READ, del, 0, 0),
+    ];
+    let mut out = [ZERO; 2];
+    assert_eq!(kq.kevent(&pair, &mut out, None).unwrap(), 2);
+    assert_eq!((out[0].data, out[1].data), (0, 0), "both deleted: {out:?}");
+    (&peer).write_all(b"x").unwrap();
+    assert_eq!(
+        wait(&kq, 4, Duration::from_millis(50)),
+        vec![],
+        "nothing fires"
+    );
+    assert_eq!(kq.kevent(&pair, &mut out, None).unwrap(), 2);
+    let enoent = libc::ENOENT as kq_reactor::Data;
+    assert_eq!((out[0].data, out[1].data), (enoent, enoent), "{out:?}");
+}
+
+/// Deleting the pair after the descriptor was closed and its number reused by another
+/// file: the knotes went with the close, so both deletions are `ENOENT`, and the new
+/// file's registration is untouched.
+#[test]
+fn deleting_the_pair_of_a_reused_descriptor_number_is_enoent() {
+    let kq = Kqueue::new().unwrap();
+    let (a, _peer) = UnixStream::pair().unwrap();
+    let fd = ident_of(&a);
+    let flags = kq_reactor::EV_ADD | kq_reactor::EV_CLEAR;
+    apply(
+        &kq,
+        &[
+            kev(fd, kq_reactor::EVFILT_READ, flags, 0, 0),
+            kev(fd, kq_reactor::EVFILT_WRITE, flags, 0, 0),
+        ],
+    );
+    let _ = wait(&kq, 4, Duration::from_millis(20));
+    // The number now names another socket (dup2 closes the old file first).
+    let (b, b_peer) = UnixStream::pair().unwrap();
+    // SAFETY: both descriptors are open; `a`'s number is re-pointed at `b`'s file.
+    assert_eq!(
+        unsafe { libc::dup2(ident_of(&b) as i32, fd as i32) },
+        fd as i32
+    );
+    let del = kq_reactor::EV_DELETE | kq_reactor::EV_RECEIPT;
+    let pair = [
+        kev(fd, kq_reactor::EVFILT_READ, del, 0, 0),
+        kev(fd, kq_reactor::EVFILT_WRITE, del, 0, 0),
+    ];
+    let mut out = [ZERO; 2];
+    assert_eq!(kq.kevent(&pair, &mut out, None).unwrap(), 2);
+    let enoent = libc::ENOENT as kq_reactor::Data;
+    assert_eq!((out[0].data, out[1].data), (enoent, enoent), "{out:?}");
+    // The reused number can be registered afresh and reports the new file's data.
+    apply(&kq, &[kev(fd, kq_reactor::EVFILT_READ, flags, 0, 0)]);
+    (&b_peer).write_all(b"yz").unwrap();
+    let evs = wait(&kq, 4, LONG);
+    assert!(
+        evs.iter()
+            .any(|e| e.ident == fd && e.filter == kq_reactor::EVFILT_READ),
+        "{evs:?}"
+    );
+    drop(b);
+}
+
+/// When only the first deletion of such a pair is applied (its receipt found no room,
+/// which ends the call), the other knote is still registered and keeps reporting.
+#[test]
+fn the_survivor_of_a_half_applied_pair_deletion_still_reports() {
+    let kq = Kqueue::new().unwrap();
+    let (a, peer) = UnixStream::pair().unwrap();
+    let fd = ident_of(&a);
+    // Level-triggered: the WRITE knote reports for as long as the socket is writable.
+    apply(
+        &kq,
+        &[
+            kev(fd, kq_reactor::EVFILT_READ, kq_reactor::EV_ADD, 0, 0),
+            kev(fd, kq_reactor::EVFILT_WRITE, kq_reactor::EV_ADD, 0, 0),
+        ],
+    );
+    let pair = [
+        kev(
+            fd,
+            kq_reactor::EVFILT_READ,
+            kq_reactor::EV_DELETE | kq_reactor::EV_RECEIPT,
+            0,
+            0,
+        ),
+        kev(fd, kq_reactor::EVFILT_WRITE, kq_reactor::EV_DELETE, 0, 0),
+    ];
+    // No room for the receipt: the READ deletion is applied, the WRITE one is not.
+    assert_eq!(kq.kevent(&pair, &mut [], None).unwrap(), 0);
+    (&peer).write_all(b"x").unwrap();
+    let evs = wait(&kq, 4, LONG);
+    assert!(
+        evs.iter().any(|e| e.filter == kq_reactor::EVFILT_WRITE),
+        "WRITE still reports: {evs:?}"
+    );
+    assert!(
+        !evs.iter().any(|e| e.filter == kq_reactor::EVFILT_READ),
+        "READ is gone: {evs:?}"
+    );
+    let evs = wait(&kq, 4, LONG);
+    assert!(
+        evs.iter().any(|e| e.filter == kq_reactor::EVFILT_WRITE),
+        "and keeps reporting (level-triggered): {evs:?}"
+    );
+}

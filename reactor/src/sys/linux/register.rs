@@ -374,10 +374,21 @@ impl State {
     /// or MOD to shrink the interest) is the identity check: `ENOENT` means the fd number now
     /// names another file, so the knote belonged to a closed descriptor and is already gone,
     /// as on FreeBSD; `EBADF` means the fd is closed.
+    ///
+    /// When the next change of the list deletes the fd's other knote (`defer_arm`, see
+    /// [`arm_together`]), the epoll registration is deleted now rather than shrunk, and the
+    /// other deletion needs no epoll call of its own: one `epoll_ctl` for the pair, which is
+    /// still this change's identity check. Should that change not be applied after all (no
+    /// room for this one's receipt), `arm_unarmed` registers the remaining knote again.
     pub(super) fn delete_checked(&mut self, sel: &Inner, fd: usize, key: Key) -> io::Result<()> {
         self.remove(key);
         self.dirty.retain(|f| *f != fd);
-        match self.drop_slot_if_empty(sel, fd) {
+        let res = if self.defer_arm == Some(fd) {
+            self.unregister_for_pair(sel, fd)
+        } else {
+            self.drop_slot_if_empty(sel, fd)
+        };
+        match res {
             Ok(()) => {
                 if let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) {
                     slot.checked = self.seq;
@@ -392,6 +403,28 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Deletes the epoll registration of `fd` whose other knote the next change deletes
+    /// (see `delete_checked`); the slot and that knote stay until then.
+    fn unregister_for_pair(&mut self, sel: &Inner, fd: usize) -> io::Result<()> {
+        let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
+            return Ok(());
+        };
+        if slot.is_empty() || !slot.in_epoll {
+            return self.drop_slot_if_empty(sel, fd);
+        }
+        // SAFETY: removing our own registration; a null event is allowed for DEL.
+        syscall!(epoll_ctl(
+            sel.epfd.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            fd as RawFd,
+            ptr::null_mut()
+        ))?;
+        slot.in_epoll = false;
+        slot.interest = 0;
+        self.unarmed = Some(fd);
+        Ok(())
     }
 
     pub(super) fn new_slot(&mut self, fd: usize, st: &libc::stat) -> io::Result<()> {
@@ -718,18 +751,18 @@ fn check_proc_fflags(fflags: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether `a` and then `b` add the READ and the WRITE knote of one descriptor (in either
-/// order), plainly enough that the two can share one epoll registration call: no delete,
-/// disable, dispatch or oneshot in either.
+/// Whether `a` and then `b` add, or delete, the READ and the WRITE knote of one descriptor
+/// (in either order), plainly enough that the two can share one epoll call: two additions
+/// with no disable, dispatch or oneshot (one `EPOLL_CTL_ADD`), or two bare deletions (one
+/// `EPOLL_CTL_DEL`).
 pub(super) fn arm_together(a: &Kevent, b: &Kevent) -> bool {
-    let plain = |c: &Kevent| {
-        c.flags & (EV_ADD | EV_DELETE | EV_DISABLE | EV_DISPATCH | EV_ONESHOT) == EV_ADD
-    };
+    const ACTIONS: u16 = EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | EV_DISPATCH | EV_ONESHOT;
+    let adds = |c: &Kevent| c.flags & (ACTIONS & !EV_ENABLE) == EV_ADD;
+    let deletes = |c: &Kevent| c.flags & ACTIONS == EV_DELETE;
     a.ident == b.ident
         && matches!(
             (a.filter, b.filter),
             (EVFILT_READ, EVFILT_WRITE) | (EVFILT_WRITE, EVFILT_READ)
         )
-        && plain(a)
-        && plain(b)
+        && ((adds(a) && adds(b)) || (deletes(a) && deletes(b)))
 }
