@@ -795,10 +795,8 @@ fn deleting_the_pair_of_a_reused_descriptor_number_is_enoent() {
     // The number now names another socket (dup2 closes the old file first).
     let (b, b_peer) = UnixStream::pair().unwrap();
     // SAFETY: both descriptors are open; `a`'s number is re-pointed at `b`'s file.
-    assert_eq!(
-        unsafe { libc::dup2(ident_of(&b) as i32, fd as i32) },
-        fd as i32
-    );
+    let rc = unsafe { libc::dup2(ident_of(&b) as i32, fd as i32) };
+    assert_eq!(rc, fd as i32);
     let del = kq_reactor::EV_DELETE | kq_reactor::EV_RECEIPT;
     let pair = [
         kev(fd, kq_reactor::EVFILT_READ, del, 0, 0),
