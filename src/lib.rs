@@ -16,11 +16,13 @@
 //! ```
 //!
 //! This facade only re-exports: [`reactor`] (the core), [`runtime`], [`task`], [`time`],
-//! [`io`], [`net`] (TCP, UDP and Unix sockets), [`spawn`], and the [`main`] and [`test`]
+//! [`io`], [`net`] (TCP, UDP and Unix sockets), [`process`] and [`signal`] (child processes
+//! on `EVFILT_PROC`, signals on `EVFILT_SIGNAL`), [`spawn`], and the [`main`] and [`test`]
 //! attributes.
 #![forbid(unsafe_code)]
 
 pub use kq_macros::{main, test};
 pub use kq_net as net;
+pub use kq_process::{process, signal};
 pub use kq_reactor as reactor;
 pub use kq_runtime::{io, runtime, spawn, task, time};

@@ -566,3 +566,122 @@ fn kclient_async_reports_a_refused_connection_and_bad_arguments() {
     assert!(!out.status.success());
     assert!(out.stderr.contains("usage"), "{}", out.stderr);
 }
+
+// ---- kq::process and kq::signal examples --------------------------------------------
+
+/// Runs the supervisor with `n` workers of `sh -c 'sleep 0.2'`, waits for `restarts`
+/// restarts, sends it `signo`, and returns its exit status and output lines.
+fn run_supervisor(n: usize, restarts: usize, signo: libc::c_int) -> (ExitStatus, Vec<String>) {
+    let mut child = Command::new(example("supervisor"))
+        .args([&n.to_string(), "sh", "-c", "sleep 0.2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn supervisor");
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lines
+        .iter()
+        .filter(|l: &&String| l.starts_with("exited"))
+        .count()
+        < restarts
+    {
+        assert!(Instant::now() < deadline, "no restarts: {lines:?}");
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "ended early: {lines:?}"
+        );
+        lines.push(line.trim_end().to_owned());
+    }
+    // SAFETY: signalling the child we spawned, which handles `signo`.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signo) }, 0);
+    for line in reader.lines() {
+        lines.push(line.unwrap());
+    }
+    (child.wait().unwrap(), lines)
+}
+
+/// Checks the supervisor's report: every started worker was reaped (by `wait` or as a
+/// restarted worker) and none is left in /proc.
+fn check_supervisor(status: ExitStatus, lines: &[String], n: usize, why: &str) {
+    assert!(status.success(), "{status:?}: {lines:?}");
+    assert!(lines.contains(&format!("stopping on {why}")), "{lines:?}");
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("reaped all {n}"),
+        "{lines:?}"
+    );
+    let pids = |prefix: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.starts_with(prefix) && !l.starts_with("reaped all"))
+            .map(|l| l.split(' ').nth(2).unwrap().to_owned())
+            .collect()
+    };
+    let mut started = pids("started");
+    let mut ended = pids("exited");
+    ended.extend(pids("reaped "));
+    started.sort();
+    ended.sort();
+    assert_eq!(
+        started, ended,
+        "every started worker ends exactly once: {lines:?}"
+    );
+    assert_eq!(pids("reaped ").len(), n, "{lines:?}");
+    for pid in &started {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} left behind: {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn supervisor_restarts_workers_and_reaps_all_on_sigterm() {
+    let (status, lines) = run_supervisor(3, 4, libc::SIGTERM);
+    check_supervisor(status, &lines, 3, "SIGTERM");
+}
+
+#[test]
+fn supervisor_stops_on_ctrl_c() {
+    let (status, lines) = run_supervisor(2, 2, libc::SIGINT);
+    check_supervisor(status, &lines, 2, "SIGINT");
+}
+
+#[test]
+fn supervisor_rejects_bad_arguments() {
+    let out = Command::new(example("supervisor"))
+        .arg("0")
+        .output()
+        .expect("run supervisor");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
+
+#[test]
+fn pipeline_counts_what_wc_counts() {
+    let dir = std::env::temp_dir().join(format!("kq-pipeline-{}", std::process::id()));
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    for i in 0..40 {
+        std::fs::write(dir.join(format!("x{i}.txt")), "").unwrap();
+    }
+    for i in 0..25 {
+        std::fs::write(sub.join(format!("y{i}.txt")), "").unwrap();
+        std::fs::write(sub.join(format!("z{i}.log")), "").unwrap();
+    }
+    let out = Command::new(example("pipeline"))
+        .arg(&dir)
+        .arg(r"\.txt$")
+        .output()
+        .expect("run pipeline");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout, "kq counted 65\nwc counted 65\n");
+}
