@@ -126,6 +126,30 @@ impl Kqueue {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl Kqueue {
+    /// Makes `fd`, a duplicate of this kqueue's descriptor (`dup(2)` of
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd)), another name of this kqueue: a READ knote on
+    /// `fd` in another kqueue then reports this kqueue's pending count, exactly as a knote on
+    /// its own descriptor does. kq's C library hands out such a duplicate.
+    ///
+    /// The caller may close `fd` at any time: a number closed and reused by another file is
+    /// recognised (the registry checks that it still names the same open file) and never
+    /// reaches this kqueue. The registration ends when the kqueue is dropped.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `fd` does not name the same open file as the kqueue's descriptor.
+    ///
+    /// # Portability
+    ///
+    /// Linux only: on BSD and macOS a duplicate of a kqueue's descriptor is the kernel's
+    /// kqueue already.
+    pub fn add_alias(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.selector.add_alias(fd.as_raw_fd())
+    }
+}
+
 /// Builds a [`Kqueue`] with options.
 ///
 /// # Examples

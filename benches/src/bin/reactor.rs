@@ -25,6 +25,14 @@
 //!    1,024. Arming (1 byte written to each) and draining (1 byte read from each) are
 //!    outside the timed region. Cost per delivered event, and wait calls per 1,000 events.
 //!
+//! 4. **The C library.** Benchmarks 2 and 3 written in C (`benches/c/reactor_c.c`), through
+//!    kq's C library (`libkq.so`: `kqueue()`/`kevent()`, and `kq_kqueue(KQ_EDGE_NODATA)`, the
+//!    C spelling of `edge_data(false)`) against raw epoll from C, alternated in each round.
+//!    The program is compiled with the system C compiler at run time against the `libkq.so`
+//!    of this build's target directory (`cargo build -p kq-capi` is run first when the
+//!    benchmark runs under cargo); without a C compiler or the library the row is skipped
+//!    with a message.
+//!
 //! The end of the output checks the bars the core is held to: kq's cost flat in N (N = max
 //! within 1.5× of N = 10), and per-event and register+delete costs within 1.5× of raw epoll.
 //! The exit status is 0 whether or not a bar is met; it is non-zero only on an error.
@@ -35,6 +43,7 @@
 //! cargo run --release -p kq-bench --bin reactor                # under a minute
 //! cargo run --release -p kq-bench --bin reactor -- --quick     # CI smoke, < 15 s
 //! cargo run --release -p kq-bench --bin reactor -- --only 2    # one benchmark and its bar
+//! cargo run --release -p kq-bench --bin reactor -- --only 4    # the C library's row
 //! ```
 //!
 //! Linux only (the baseline is raw epoll). A wait that never returns (a lost event) aborts
@@ -113,9 +122,10 @@ mod bench {
                     Some("1") => only = Some(1),
                     Some("2") => only = Some(2),
                     Some("3") => only = Some(3),
+                    Some("4") => only = Some(4),
                     other => {
                         eprintln!(
-                            "reactor: --only takes 1, 2 or 3, not {:?}",
+                            "reactor: --only takes 1, 2, 3 or 4, not {:?}",
                             other.unwrap_or("")
                         );
                         return ExitCode::from(2);
@@ -164,7 +174,7 @@ mod bench {
 
   --quick     fewer, shorter rounds (CI smoke, < 15 s)
   --only N    run only benchmark N (1 wait-and-dispatch, 2 register+delete,
-              3 per-event cost) and its bar";
+              3 per-event cost, 4 the C library against epoll from C) and its bar";
 
     fn run(cfg: &Config) -> io::Result<()> {
         let started = Instant::now();
@@ -204,7 +214,8 @@ mod bench {
         } else {
             None
         };
-        verdict(one.as_ref(), reg.as_ref(), ready.as_ref());
+        let c = if wanted(4) { c_library(cfg)? } else { None };
+        verdict(one.as_ref(), reg.as_ref(), ready.as_ref(), c.as_ref());
         println!("\ntotal run time {:.1} s", started.elapsed().as_secs_f64());
         Ok(())
     }
@@ -747,9 +758,210 @@ mod bench {
         Ok((m, calls as f64 / iterations as f64))
     }
 
+    // ---- 4. The C library against epoll, both from C ----
+
+    struct CResult {
+        reg_kq: Series,
+        reg_epoll: Series,
+        ready_kq: Series,
+        ready_epoll: Series,
+        ready_lean: Series,
+        ready_lean_epoll: Series,
+        /// Wait calls per 1,000 events (last round): libkq, epoll.
+        calls: (String, String),
+    }
+
+    /// Builds `libkq.so` (under cargo) and `benches/c/reactor_c.c`, runs it and tabulates
+    /// its rounds. `None` (with a message) when the library or a C compiler is missing.
+    fn c_library(cfg: &Config) -> io::Result<Option<CResult>> {
+        println!(
+            "\n4. The C library: benchmarks 2 and 3 from C (benches/c/reactor_c.c), libkq.so against raw epoll"
+        );
+        println!(
+            "   libkq: kevent(kq, &change, 1, NULL, 0, NULL) per EV_ADD|EV_CLEAR and per EV_DELETE; kevent(kq, NULL, 0, events, {READY_ROOM}, NULL) until {READY} events"
+        );
+        println!(
+            "   epoll: epoll_ctl ADD/DEL; epoll_wait(events, {READY_ROOM}, -1); same descriptors, alternated in each round"
+        );
+        let exe = std::env::current_exe()?;
+        let Some(profile_dir) = exe.parent() else {
+            return Err(unexpected("the benchmark's directory"));
+        };
+        if let Ok(cargo) = std::env::var("CARGO") {
+            let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") | None => "dev",
+                Some(p) => p,
+            };
+            let mut cmd = std::process::Command::new(cargo);
+            cmd.args(["build", "-q", "-p", "kq-capi", "--profile", profile]);
+            if let Some(target) = profile_dir.parent() {
+                cmd.env("CARGO_TARGET_DIR", target);
+            }
+            let st = cmd
+                .status()
+                .map_err(|e| ctx(e, "running cargo build -p kq-capi"))?;
+            if !st.success() {
+                return Err(unexpected(format_args!("cargo build -p kq-capi: {st}")));
+            }
+        }
+        if !profile_dir.join("libkq.so").is_file() {
+            println!(
+                "   skipped: no libkq.so in {} (run `cargo build --release -p kq-capi`)",
+                profile_dir.display()
+            );
+            return Ok(None);
+        }
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let work = std::env::temp_dir().join(format!("kq-reactor-c-{}", std::process::id()));
+        std::fs::create_dir_all(&work)?;
+        let prog = work.join("reactor_c");
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+        let built = std::process::Command::new(&cc)
+            .args(["-O2", "-Wall", "-Wextra", "-I"])
+            .arg(manifest.join("../reactor/capi/include"))
+            .arg(manifest.join("c/reactor_c.c"))
+            .arg("-o")
+            .arg(&prog)
+            .arg("-L")
+            .arg(profile_dir)
+            .arg(format!("-Wl,-rpath,{}", profile_dir.display()))
+            .arg("-lkq")
+            .output();
+        let built = match built {
+            Ok(o) if o.status.success() => o,
+            Ok(o) => {
+                let _ = std::fs::remove_dir_all(&work);
+                return Err(unexpected(format_args!(
+                    "compiling reactor_c.c: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                )));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&work);
+                println!("   skipped: no C compiler ({cc}: {e})");
+                return Ok(None);
+            }
+        };
+        drop(built);
+        let sample_ms = (cfg.target * 2).as_millis().max(1);
+        let mut child = std::process::Command::new(&prog)
+            .args([cfg.rounds.to_string(), sample_ms.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| ctx(e, "running reactor_c"))?;
+        let mut res = CResult {
+            reg_kq: Series::default(),
+            reg_epoll: Series::default(),
+            ready_kq: Series::default(),
+            ready_epoll: Series::default(),
+            ready_lean: Series::default(),
+            ready_lean_epoll: Series::default(),
+            calls: (String::new(), String::new()),
+        };
+        let stdout = child.stdout.take().ok_or_else(|| unexpected("no stdout"))?;
+        for line in io::BufRead::lines(io::BufReader::new(stdout)) {
+            let line = line?;
+            HEARTBEAT.fetch_add(1, Ordering::Relaxed);
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.first() == Some(&"calls") && f.len() == 3 {
+                res.calls = (f[1].to_owned(), f[2].to_owned());
+                continue;
+            }
+            let nums: Vec<f64> = f.iter().skip(2).filter_map(|x| x.parse().ok()).collect();
+            let round: usize = f.get(1).and_then(|r| r.parse().ok()).unwrap_or(0);
+            if nums.len() != 4 {
+                return Err(unexpected(format_args!("reactor_c printed {line:?}")));
+            }
+            eprintln!(
+                "reactor: [4] C library, {} round {round}/{}",
+                f[0], cfg.rounds
+            );
+            if round == 0 {
+                continue; // warm-up
+            }
+            let (kq, ep) = match f[0] {
+                "reg" => (&mut res.reg_kq, &mut res.reg_epoll),
+                "ready" => (&mut res.ready_kq, &mut res.ready_epoll),
+                "lean" => (&mut res.ready_lean, &mut res.ready_lean_epoll),
+                other => return Err(unexpected(format_args!("reactor_c printed {other:?}"))),
+            };
+            kq.wall.push(nums[0]);
+            kq.cpu.push(nums[1]);
+            ep.wall.push(nums[2]);
+            ep.cpu.push(nums[3]);
+        }
+        let status = child.wait()?;
+        let _ = std::fs::remove_dir_all(&work);
+        if !status.success() || res.reg_kq.wall.is_empty() {
+            return Err(unexpected(format_args!("reactor_c: {status}")));
+        }
+        let mut t = Table::new(&["", "wall ns/pair", "CPU ns/pair"]);
+        t.row(vec![
+            "libkq (2 kevent calls)".into(),
+            fmt_ns(median(&res.reg_kq.wall)),
+            fmt_ns(median(&res.reg_kq.cpu)),
+        ]);
+        t.row(vec![
+            "epoll (ctl ADD + DEL)".into(),
+            fmt_ns(median(&res.reg_epoll.wall)),
+            fmt_ns(median(&res.reg_epoll.cpu)),
+        ]);
+        t.row(vec![
+            "libkq/epoll".into(),
+            Ratio::of(&res.reg_kq.wall, &res.reg_epoll.wall).show(),
+            Ratio::of(&res.reg_kq.cpu, &res.reg_epoll.cpu).show(),
+        ]);
+        println!("\n   register+delete from C");
+        t.print();
+        let mut t = Table::new(&[
+            "",
+            "wall ns/event",
+            "CPU ns/event",
+            "wait calls per 1,000 events",
+        ]);
+        t.row(vec![
+            "libkq".into(),
+            fmt_ns(median(&res.ready_kq.wall)),
+            fmt_ns(median(&res.ready_kq.cpu)),
+            res.calls.0.clone(),
+        ]);
+        t.row(vec![
+            "libkq KQ_EDGE_NODATA".into(),
+            fmt_ns(median(&res.ready_lean.wall)),
+            fmt_ns(median(&res.ready_lean.cpu)),
+            String::new(),
+        ]);
+        t.row(vec![
+            "epoll ET".into(),
+            fmt_ns(median(&res.ready_epoll.wall)),
+            fmt_ns(median(&res.ready_epoll.cpu)),
+            res.calls.1.clone(),
+        ]);
+        t.row(vec![
+            "libkq/epoll".into(),
+            Ratio::of(&res.ready_kq.wall, &res.ready_epoll.wall).show(),
+            Ratio::of(&res.ready_kq.cpu, &res.ready_epoll.cpu).show(),
+            String::new(),
+        ]);
+        t.row(vec![
+            "libkq KQ_EDGE_NODATA/epoll".into(),
+            Ratio::of(&res.ready_lean.wall, &res.ready_lean_epoll.wall).show(),
+            Ratio::of(&res.ready_lean.cpu, &res.ready_lean_epoll.cpu).show(),
+            String::new(),
+        ]);
+        println!("\n   per delivered event from C");
+        t.print();
+        Ok(Some(res))
+    }
+
     // ---- The bars ----
 
-    fn verdict(one: Option<&OneResult>, reg: Option<&PairResult>, ready: Option<&ManyResult>) {
+    fn verdict(
+        one: Option<&OneResult>,
+        reg: Option<&PairResult>,
+        ready: Option<&ManyResult>,
+        c: Option<&CResult>,
+    ) {
         println!("\nThe bars (wall-time ratios decide; CPU-time ratios beside them):");
         let line = |what: &str, wall: Ratio, cpu: Ratio| {
             let met = if wall.median <= BAR { "MET" } else { "NOT MET" };
@@ -792,6 +1004,26 @@ mod bench {
                 "   (kq with edge_data(false), data not computed)",
                 Ratio::of(&ready.kq_lean.wall, &ready.epoll.wall),
                 Ratio::of(&ready.kq_lean.cpu, &ready.epoll.cpu),
+            );
+        }
+        if let Some(c) = c {
+            line(
+                "4. C: register+delete: libkq / epoll",
+                Ratio::of(&c.reg_kq.wall, &c.reg_epoll.wall),
+                Ratio::of(&c.reg_kq.cpu, &c.reg_epoll.cpu),
+            );
+            line(
+                &format!(
+                    "4. C: per delivered event at {} ready: libkq / epoll",
+                    group(READY as u64)
+                ),
+                Ratio::of(&c.ready_kq.wall, &c.ready_epoll.wall),
+                Ratio::of(&c.ready_kq.cpu, &c.ready_epoll.cpu),
+            );
+            line(
+                "   (libkq with KQ_EDGE_NODATA, data not computed)",
+                Ratio::of(&c.ready_lean.wall, &c.ready_lean_epoll.wall),
+                Ratio::of(&c.ready_lean.cpu, &c.ready_lean_epoll.cpu),
             );
         }
     }

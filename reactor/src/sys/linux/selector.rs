@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     /// The descriptor was handed out: keep timers visible through it (`timerfd`).
     observed: AtomicBool,
     timerfd: OnceLock<OwnedFd>,
+    /// Other descriptors naming this kqueue in the registry (`Selector::add_alias`).
+    aliases: Mutex<Vec<RawFd>>,
 }
 
 /// Everything behind the selector's lock.
@@ -122,6 +124,27 @@ impl Selector {
         self.0.as_raw_fd()
     }
 
+    /// Registers `fd`, a duplicate of the kqueue's descriptor, as another name of this
+    /// kqueue (see [`Kqueue::add_alias`](crate::Kqueue::add_alias)).
+    pub(crate) fn add_alias(&self, fd: RawFd) -> io::Result<()> {
+        let own = self.0.epfd.as_raw_fd();
+        if fd == own || !super::same_file(fd, own) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a duplicate of the kqueue's descriptor",
+            ));
+        }
+        // The descriptor was handed out: it must become readable while events are pending.
+        self.0.as_raw_fd();
+        let mut aliases = self.0.aliases.lock().unwrap_or_else(|e| e.into_inner());
+        // An alias closed and reused as an alias again: one entry per number.
+        if !aliases.contains(&fd) {
+            aliases.push(fd);
+        }
+        super::register_kqueue(fd, &self.0);
+        Ok(())
+    }
+
     /// See [`Kqueue::kevent_raw`](crate::Kqueue::kevent_raw).
     ///
     /// # Safety
@@ -142,7 +165,11 @@ impl Selector {
 
 impl Drop for Selector {
     fn drop(&mut self) {
-        super::unregister_kqueue(self.0.epfd.as_raw_fd());
+        super::unregister_kqueue(self.0.epfd.as_raw_fd(), &self.0);
+        let aliases = self.0.aliases.lock().unwrap_or_else(|e| e.into_inner());
+        for &fd in aliases.iter() {
+            super::unregister_kqueue(fd, &self.0);
+        }
     }
 }
 
@@ -182,6 +209,7 @@ impl Inner {
             activity: AtomicU64::new(0),
             observed: AtomicBool::new(false),
             timerfd: OnceLock::new(),
+            aliases: Mutex::new(Vec::new()),
         })
     }
 
