@@ -17,10 +17,11 @@
 //!
 //! This facade only re-exports: [`reactor`] (the core), [`runtime`], [`task`], [`time`],
 //! [`io`], [`net`] (TCP, UDP and Unix sockets), [`process`] and [`signal`] (child processes
-//! on `EVFILT_PROC`, signals on `EVFILT_SIGNAL`), [`spawn`], and the [`main`] and [`test`]
-//! attributes.
+//! on `EVFILT_PROC`, signals on `EVFILT_SIGNAL`), [`fs_watch`] (a recursive file watcher on
+//! `EVFILT_VNODE`), [`spawn`], and the [`main`] and [`test`] attributes.
 #![forbid(unsafe_code)]
 
+pub use kq_fs_watch as fs_watch;
 pub use kq_macros::{main, test};
 pub use kq_net as net;
 pub use kq_process::{process, signal};

@@ -244,3 +244,91 @@ impl fmt::Debug for Kevent {
 unsafe impl Send for Kevent {}
 // SAFETY: as for `Send`: a shared `Kevent` gives access to nothing but its plain fields.
 unsafe impl Sync for Kevent {}
+
+/// kq's extension to `EVFILT_VNODE`: vnodes named by path (no descriptor per watched file on
+/// Linux) and directory child records ([`NOTE_KQ_CHILDREN`](crate::NOTE_KQ_CHILDREN)).
+impl Kqueue {
+    /// Opens the file or directory at `path` as a vnode *ident* for `EVFILT_VNODE` knotes of
+    /// this kqueue: `(ident, EVFILT_VNODE)` changes then behave as on a descriptor of that
+    /// file. The ident names the inode `path` resolves to now (symbolic links are followed,
+    /// as by `open(2)`); a later rename of the file keeps it.
+    ///
+    /// A knote on a directory ident may ask for [`NOTE_KQ_CHILDREN`](crate::NOTE_KQ_CHILDREN):
+    /// the core then records which entries changed, for
+    /// [`vnode_children`](Kqueue::vnode_children).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kq_reactor::{EV_ADD, EV_CLEAR, EVFILT_VNODE, Kevent, Kqueue, NOTE_WRITE};
+    /// use std::time::Duration;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("kq-doc-vnode-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let kq = Kqueue::new()?;
+    /// let ident = kq.vnode_open(&dir)?;
+    /// let add = Kevent::new(ident, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_WRITE, 0, std::ptr::null_mut());
+    /// kq.kevent(&[add], &mut [], None)?;
+    /// std::fs::write(dir.join("f"), b"x")?;
+    /// let mut ev = [Kevent::new(0, 0, 0, 0, 0, std::ptr::null_mut())];
+    /// assert_eq!(kq.kevent(&[], &mut ev, Some(Duration::from_secs(5)))?, 1);
+    /// assert_eq!(ev[0].ident, ident);
+    /// assert!(ev[0].fflags & NOTE_WRITE != 0);
+    /// kq.vnode_close(ident)?;
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if nothing is at `path`; `InvalidInput` if it contains a NUL byte; the
+    /// OS errors of watching it: on Linux `ENOSPC` when the inotify watch limit
+    /// (`fs.inotify.max_user_watches`) is reached, `EACCES`; on BSD and macOS those of
+    /// `open(2)` (`EMFILE`...).
+    ///
+    /// # Portability
+    ///
+    /// On Linux the ident is a number with the top bit set and costs one inotify watch per
+    /// inode (shared) and no descriptor. On FreeBSD and macOS it is a descriptor opened on
+    /// the path (`O_EVTONLY` on macOS), which [`vnode_close`](Kqueue::vnode_close) closes.
+    pub fn vnode_open(&self, path: &std::path::Path) -> io::Result<usize> {
+        self.selector.vnode_open(path)
+    }
+
+    /// Releases an ident of [`vnode_open`](Kqueue::vnode_open): deletes its knote, drops its
+    /// child records, and removes the watch if nothing else uses it.
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` if `ident` is not an open vnode ident of this kqueue.
+    pub fn vnode_close(&self, ident: usize) -> io::Result<()> {
+        self.selector.vnode_close(ident)
+    }
+
+    /// Takes the child records of a directory ident whose knote asks for
+    /// [`NOTE_KQ_CHILDREN`](crate::NOTE_KQ_CHILDREN), oldest first, and whether any were
+    /// lost (then re-read the directory).
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` if `ident` is not an open vnode ident of this kqueue.
+    ///
+    /// # Portability
+    ///
+    /// On BSD and macOS no records are kept: the answer is always empty and `lost`.
+    pub fn vnode_children(&self, ident: usize) -> io::Result<crate::VnodeChildren> {
+        self.selector.vnode_children(ident)
+    }
+
+    /// The number of kernel watches the kqueue's vnode knotes and idents hold: on Linux the
+    /// inotify watches of its one inotify instance, as the kernel reports them
+    /// (`/proc/self/fdinfo`); on BSD and macOS the open idents of
+    /// [`vnode_open`](Kqueue::vnode_open). For diagnostics and tests.
+    ///
+    /// # Errors
+    ///
+    /// Reading `/proc/self/fdinfo` failed (Linux).
+    pub fn vnode_watches(&self) -> io::Result<usize> {
+        self.selector.vnode_watches()
+    }
+}

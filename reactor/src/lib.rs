@@ -80,6 +80,10 @@
 
 mod kqueue;
 mod sys;
+mod vnode_path;
 
 pub use kqueue::{Builder, Kqueue};
 pub use sys::abi::*;
+pub use vnode_path::{
+    CHILD_QUEUE_MAX, ChildEvent, ChildOp, NOTE_KQ_CHILDREN, NOTE_KQ_OVERFLOW, VnodeChildren,
+};

@@ -21,6 +21,7 @@
 //! timeout. FreeBSD takes any `time_t`.
 
 pub(crate) mod abi;
+mod vnode;
 
 use crate::sys::syscall;
 use abi::Kevent;
@@ -50,6 +51,9 @@ pub(crate) struct Selector {
     /// error of `close`, which is right here: a kqueue holds no data that could be lost, and
     /// the descriptor is released even when `close` reports one.
     kq: OwnedFd,
+    /// The descriptors opened by [`Selector::vnode_open`] (kq's vnode extension), closed with
+    /// the selector.
+    vnodes: std::sync::Mutex<std::collections::HashMap<RawFd, OwnedFd>>,
 }
 
 impl Selector {
@@ -66,7 +70,10 @@ impl Selector {
         // SAFETY: `kq` is an open descriptor and F_SETFD takes an int of descriptor flags (a
         // new descriptor has no other flag to keep). On error `kq` is dropped and closed.
         syscall!(fcntl(kq.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC))?;
-        Ok(Selector { kq })
+        Ok(Selector {
+            kq,
+            vnodes: std::sync::Mutex::default(),
+        })
     }
 
     /// One `kevent(2)` call on the kqueue.

@@ -6,11 +6,11 @@
 use super::abi::*;
 use super::fd::{self, FdKind, FdSlot};
 use super::knote::{ACTIVE, DISABLED, Key, Knote, QUEUED, Source};
-use super::selector::{Inner, PROC_BIT, State, TOKEN_INOTIFY, TOKEN_SIGNAL, epoll_add, errno};
+use super::selector::{Inner, PROC_BIT, State, TOKEN_SIGNAL, epoll_add, errno};
 use super::signal;
 use super::syscall;
 use super::timer::{self, TimerState};
-use super::vnode::Inotify;
+use super::vnode;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
@@ -26,6 +26,11 @@ impl State {
             return Err(errno(libc::EINVAL));
         }
         match c.filter {
+            EVFILT_VNODE if vnode::is_path(c.ident) => self.register_path(sel, c),
+            // Child records are kept for path idents only (kq's extension).
+            EVFILT_VNODE if c.flags & EV_DELETE == 0 && c.fflags & crate::NOTE_KQ_CHILDREN != 0 => {
+                Err(errno(libc::EINVAL))
+            }
             EVFILT_READ | EVFILT_WRITE | EVFILT_VNODE => self.register_fd(sel, c),
             EVFILT_PROC | EVFILT_SIGNAL | EVFILT_TIMER | EVFILT_USER => self.register_id(sel, c),
             EVFILT_AIO | EVFILT_LIO => Err(errno(libc::ENXIO)),
@@ -90,7 +95,7 @@ impl State {
                     .get(fd)
                     .and_then(Option::as_ref)
                     .map_or(-1, |s| s.wd);
-                if let (Some(ino), true) = (self.inotify.as_ref(), wd >= 0) {
+                if let (Some(ino), true) = (self.inotify.as_ref(), wd >= 0 || vnode::is_path(fd)) {
                     ino.extend(fd, c.fflags)?;
                 }
             }
@@ -191,16 +196,7 @@ impl State {
             return Err(errno(libc::EINVAL));
         }
         if is_file && (c.filter == EVFILT_VNODE || c.filter == EVFILT_READ) {
-            if self.inotify.is_none() {
-                let ino = Inotify::new()?;
-                epoll_add(
-                    sel.epfd.as_raw_fd(),
-                    ino.fd.as_raw_fd(),
-                    libc::EPOLLIN as u32,
-                    TOKEN_INOTIFY,
-                )?;
-                self.inotify = Some(ino);
-            }
+            self.ensure_inotify(sel)?;
             let st = match stat {
                 Some(st) => st,
                 None => fd::stat(fd)?,
@@ -670,7 +666,8 @@ impl State {
     /// EV_DELETE: removes a knote and releases what only it used.
     pub(super) fn delete(&mut self, sel: &Inner, key: Key) {
         let ident = self.table.slab[key].kev.ident;
-        let fd_knote = matches!(self.table.slab[key].src, Source::Fd | Source::Vnode);
+        let fd_knote = matches!(self.table.slab[key].src, Source::Fd | Source::Vnode)
+            && !vnode::is_path(ident);
         self.remove(key);
         if fd_knote {
             self.dirty.retain(|f| *f != ident);
@@ -700,6 +697,7 @@ impl State {
         let kn = self.table.slab.remove(key);
         let (ident, filter) = (kn.kev.ident, kn.kev.filter);
         match kn.src {
+            Source::Vnode if vnode::is_path(ident) => self.path_knote_removed(ident),
             Source::Fd | Source::Vnode => {
                 // Its epoll interest or inotify watch is brought up to date at the end of
                 // the call (`finish`), where the selector is at hand.
@@ -737,7 +735,7 @@ impl State {
 }
 
 /// The flags a knote stores from the change that created it: everything but the actions.
-fn stored(c: &Kevent) -> Kevent {
+pub(super) fn stored(c: &Kevent) -> Kevent {
     let mut k = *c;
     k.flags &= !(EV_DELETE | EV_ENABLE | EV_DISABLE | EV_FORCEONESHOT | EV_KEEPUDATA | EV_SYSFLAGS);
     k

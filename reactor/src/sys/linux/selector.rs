@@ -124,6 +124,11 @@ impl Selector {
         self.0.as_raw_fd()
     }
 
+    /// The shared internals, for the vnode extension (`vnode.rs`).
+    pub(super) fn inner(&self) -> &Inner {
+        &self.0
+    }
+
     /// Registers `fd`, a duplicate of the kqueue's descriptor, as another name of this
     /// kqueue (see [`Kqueue::add_alias`](crate::Kqueue::add_alias)).
     pub(crate) fn add_alias(&self, fd: RawFd) -> io::Result<()> {
@@ -239,6 +244,15 @@ impl Inner {
             }
         }
         self.epfd.as_raw_fd()
+    }
+
+    /// The state's lock for a call outside `kevent` (the vnode extension): `EBADF` in a
+    /// child forked after the kqueue was created, as `kevent`.
+    pub(super) fn lock_checked(&self) -> io::Result<MutexGuard<'_, State>> {
+        if FORK_GEN.load(Ordering::Relaxed) != self.fork_gen {
+            return Err(errno(libc::EBADF));
+        }
+        Ok(self.lock())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -486,7 +500,7 @@ impl Inner {
 
     /// End of a call: keep the wake descriptor in step with the queue, wake a poller that
     /// must recompute its deadline, and keep timers visible if the descriptor is watched.
-    fn finish(&self, st: &mut State) {
+    pub(super) fn finish(&self, st: &mut State) {
         while let Some(fd) = st.dirty.pop() {
             // A closed descriptor's registration is already gone; its slot is dropped by
             // the next change that names the fd.
