@@ -514,3 +514,64 @@ fn foreign_platform_values_get_errors() {
     assert_eq!(change_errno(&kq, kev(0, 0, kq_reactor::EV_ADD, 0, 0)), 0);
     assert_no_events(&kq);
 }
+
+/// A kqueue watched by another (a READ knote on its descriptor, `EV_CLEAR`) whose own lock
+/// is busy — another thread is making changes in it — when the kernel reports its
+/// descriptor readable: the watcher must still see the new event. (On Linux the watching
+/// kqueue asks the watched one for its activity without waiting for its lock; a miss must
+/// be made up for when that lock is released, not dropped.)
+#[test]
+fn a_watched_kqueue_busy_with_changes_still_wakes_its_watcher() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::sync::Arc;
+    let inner = Arc::new(Kqueue::new().unwrap());
+    let outer = Kqueue::new().unwrap();
+    let (rx, mut tx) = UnixStream::pair().unwrap();
+    apply(
+        &inner,
+        &[kev(ident_of(&rx), EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)],
+    );
+    apply(
+        &outer,
+        &[kev(
+            inner.as_raw_fd() as usize,
+            EVFILT_READ,
+            EV_ADD | EV_CLEAR,
+            0,
+            0,
+        )],
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    // Keeps the inner kqueue's lock busy: timer knotes added and deleted, changes only.
+    let busy = {
+        let (inner, stop) = (inner.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let t = [
+                    kev(1, EVFILT_TIMER, EV_ADD, 0, 60_000),
+                    kev(1, EVFILT_TIMER, EV_DELETE, 0, 0),
+                ];
+                inner.kevent(&t, &mut [], None).unwrap();
+            }
+        })
+    };
+    let mut missed = 0;
+    let mut buf = [0u8; 16];
+    for _ in 0..2000 {
+        tx.write_all(b"x").unwrap();
+        let evs = wait(&outer, 4, Duration::from_secs(2));
+        if evs.is_empty() {
+            missed += 1;
+            if missed == 3 {
+                break;
+            }
+        }
+        // Consume the inner event and the byte, so the next write is a new edge.
+        let _ = wait(&inner, 4, Duration::from_secs(2));
+        let _ = (&rx).read(&mut buf).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    busy.join().unwrap();
+    assert_eq!(missed, 0, "the watcher missed events of the busy kqueue");
+}

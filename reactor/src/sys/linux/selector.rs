@@ -81,6 +81,10 @@ pub(crate) struct Inner {
     timerfd: OnceLock<OwnedFd>,
     /// Other descriptors naming this kqueue in the registry (`Selector::add_alias`).
     aliases: Mutex<Vec<RawFd>>,
+    /// A kqueue watching this one asked for its activity while the lock was held, and was
+    /// answered from the last call's count: whoever releases the lock makes it up
+    /// ([`Inner::after_unlock`]).
+    peek_missed: AtomicBool,
 }
 
 /// Everything behind the selector's lock.
@@ -164,7 +168,9 @@ impl Selector {
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
         // SAFETY: forwarded contract.
-        unsafe { self.0.kevent(changes, nchanges, events, nevents, timeout) }
+        let res = unsafe { self.0.kevent(changes, nchanges, events, nevents, timeout) };
+        self.0.after_unlock();
+        res
     }
 }
 
@@ -215,6 +221,7 @@ impl Inner {
             observed: AtomicBool::new(false),
             timerfd: OnceLock::new(),
             aliases: Mutex::new(Vec::new()),
+            peek_missed: AtomicBool::new(false),
         })
     }
 
@@ -248,11 +255,56 @@ impl Inner {
 
     /// The state's lock for a call outside `kevent` (the vnode extension): `EBADF` in a
     /// child forked after the kqueue was created, as `kevent`.
-    pub(super) fn lock_checked(&self) -> io::Result<MutexGuard<'_, State>> {
+    /// Released, it makes up for a peek it made miss, as `kevent` does.
+    pub(super) fn lock_checked(&self) -> io::Result<Held<'_>> {
         if FORK_GEN.load(Ordering::Relaxed) != self.fork_gen {
             return Err(errno(libc::EBADF));
         }
-        Ok(self.lock())
+        Ok(Held {
+            inner: self,
+            guard: Some(self.lock()),
+        })
+    }
+
+    /// After a call released the lock: if a watching kqueue's peek found it held (and so
+    /// saw no new activity), make this kqueue's descriptor report again, so the watcher
+    /// gets a new edge and looks once more. Without this, hints that arrived during the
+    /// call would wait for the next, unrelated event.
+    ///
+    /// The peeker sets the flag and then tries the lock again; the holder releases the
+    /// lock and then reads the flag. So either the peeker's second try succeeds, or the
+    /// holder sees the flag.
+    pub(super) fn after_unlock(&self) {
+        while self.peek_missed.swap(false, Ordering::SeqCst) {
+            let mut st = self.lock();
+            self.rewake(&mut st);
+        }
+    }
+
+    /// `after_unlock` for a holder that may not block on the lock (a peek, made under the
+    /// watching kqueue's lock: kqueues may watch each other). If the lock is taken again,
+    /// the note is put back for that holder, who reads it after releasing.
+    fn after_peek(&self) {
+        while self.peek_missed.swap(false, Ordering::SeqCst) {
+            let Ok(mut st) = self.state.try_lock() else {
+                self.peek_missed.store(true, Ordering::SeqCst);
+                if let Ok(mut st) = self.state.try_lock() {
+                    self.peek_missed.store(false, Ordering::SeqCst);
+                    self.rewake(&mut st);
+                }
+                return;
+            };
+            self.rewake(&mut st);
+        }
+    }
+
+    /// Signals `wakefd` even when it is signalled already: each write is a new edge for a
+    /// watcher's epoll (the eventfd's counter only grows; `reset_wake` reads all of it).
+    fn rewake(&self, st: &mut State) {
+        let one = 1u64;
+        // SAFETY: writing 8 bytes from a live u64 to our eventfd.
+        unsafe { libc::write(self.wakefd.as_raw_fd(), (&raw const one).cast(), 8) };
+        st.signalled = true;
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -571,8 +623,20 @@ impl Inner {
     }
 
     pub(super) fn peek_pending(&self) -> usize {
-        let Ok(mut st) = self.state.try_lock() else {
-            return self.pending.load(Ordering::Acquire);
+        let mut st = match self.state.try_lock() {
+            Ok(st) => st,
+            Err(_) => {
+                // Busy: leave a note for the holder, then try once more (see
+                // `after_unlock` for why one of the two then sees the other).
+                self.peek_missed.store(true, Ordering::SeqCst);
+                match self.state.try_lock() {
+                    Ok(st) => {
+                        self.peek_missed.store(false, Ordering::SeqCst);
+                        st
+                    }
+                    Err(_) => return self.pending.load(Ordering::Acquire),
+                }
+            }
         };
         if FORK_GEN.load(Ordering::Relaxed) != self.fork_gen {
             return 0;
@@ -581,7 +645,10 @@ impl Inner {
         st.expire_timers(timer::now());
         let _ = self.harvest(&mut st, HARVEST);
         self.finish(&mut st);
-        st.table.queued()
+        let queued = st.table.queued();
+        drop(st);
+        self.after_peek();
+        queued
     }
 }
 
@@ -618,5 +685,32 @@ fn epoll_wait(
         Err(io::Error::last_os_error())
     } else {
         Ok(n as usize)
+    }
+}
+
+/// The state's lock held by a call other than `kevent` (see [`Inner::lock_checked`]).
+pub(super) struct Held<'a> {
+    inner: &'a Inner,
+    guard: Option<MutexGuard<'a, State>>,
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        self.guard.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.inner.after_unlock();
     }
 }
