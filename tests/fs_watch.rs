@@ -427,7 +427,7 @@ async fn no_descriptor_per_directory() {
     w.watch(dir.path(), RecursiveMode::Recursive).unwrap();
     let after = open_fds();
     assert_eq!(w.kernel_watches().unwrap(), 311);
-    // The kqueue (epoll, eventfd, timerfd) and its inotify instance, plus slack for other
+    // The kqueue (epoll, eventfd) and its inotify instance, plus slack for other
     // tests running in parallel: far below one per directory.
     assert!(
         after < before + 20,

@@ -8,7 +8,7 @@
 //! bound; if it overflows, the consumer gets `Rescan` and the differences.
 
 use crate::debounce::Debounced;
-use crate::engine::{Engine, Output, RecursiveMode};
+use crate::engine::{self, Engine, Output, RecursiveMode};
 use crate::event::Event;
 use crate::filter::Filter;
 use crate::poll::{self, PollOptions, Poller};
@@ -18,6 +18,7 @@ use kq_runtime::io::Interest;
 use kq_runtime::io::unix::AsyncFd;
 use kq_runtime::runtime::Handle;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
@@ -49,6 +50,9 @@ pub struct Watcher {
     engine: Engine,
     /// Roots on network filesystems, or watched with [`Watcher::watch_polled`].
     poller: Poller,
+    /// Armed while a rename's first half waits for its second (`engine::MOVE_WAIT`): a
+    /// timer of the runtime, so the watcher's own kqueue needs no timer (and no timerfd).
+    move_wait: Option<Pin<Box<kq_runtime::time::Sleep>>>,
 }
 
 impl Watcher {
@@ -75,6 +79,7 @@ impl Watcher {
             kq,
             engine: Engine::new(filter.clone()),
             poller: Poller::new(PollOptions::default(), filter),
+            move_wait: None,
         })
     }
 
@@ -174,6 +179,18 @@ impl Watcher {
         loop {
             if let Some(out) = self.engine.out.pop_front() {
                 return Poll::Ready(out);
+            }
+            if self.engine.moves_pending() {
+                let wait = self
+                    .move_wait
+                    .get_or_insert_with(|| Box::pin(kq_runtime::time::sleep(engine::MOVE_WAIT)));
+                if wait.as_mut().poll(cx).is_ready() {
+                    self.move_wait = None;
+                    self.engine.flush_moves(self.kq.get_ref());
+                    continue;
+                }
+            } else {
+                self.move_wait = None;
             }
             let mut guard = match self.kq.poll_read_ready(cx) {
                 Poll::Ready(Ok(guard)) => guard,

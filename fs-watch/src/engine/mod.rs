@@ -22,16 +22,16 @@
 //!   the listing or reported by a record later; a record for an entry already known is a
 //!   duplicate and dropped (`Create`), and so is one for an entry not known (`Delete`).
 //! - A rename's `MovedFrom` waits in `moves` for its `MovedTo` (same cookie); one still
-//!   unpaired when the move timer fires (`MOVE_WAIT`) was a rename out of the tree.
+//!   unpaired after `MOVE_WAIT` (the watcher's runtime timer, see `Watcher::poll_output`)
+//!   was a rename out of the tree.
 //! - A record that names a directory no longer in `dirs` (closed earlier in the same
 //!   batch) is ignored.
 
 use crate::event::{EntryKind, Event, EventKind, ModifyKind};
 use crate::filter::{Filter, Rules};
 use kq_reactor::{
-    ChildEvent, EV_ADD, EV_CLEAR, EV_ONESHOT, EVFILT_TIMER, EVFILT_VNODE, Kevent, Kqueue,
-    NOTE_ATTRIB, NOTE_DELETE, NOTE_KQ_CHILDREN, NOTE_KQ_OVERFLOW, NOTE_RENAME, NOTE_REVOKE,
-    NOTE_WRITE,
+    ChildEvent, EV_ADD, EV_CLEAR, EVFILT_VNODE, Kevent, Kqueue, NOTE_ATTRIB, NOTE_DELETE,
+    NOTE_KQ_CHILDREN, NOTE_KQ_OVERFLOW, NOTE_RENAME, NOTE_REVOKE, NOTE_WRITE,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::OsString;
@@ -48,11 +48,9 @@ mod rescan;
 const DIR_NOTES: u32 = NOTE_WRITE | NOTE_DELETE | NOTE_RENAME | NOTE_REVOKE | NOTE_KQ_CHILDREN;
 /// The notes a watched file (a root that is not a directory) asks for.
 const FILE_NOTES: u32 = NOTE_WRITE | NOTE_ATTRIB | NOTE_DELETE | NOTE_RENAME | NOTE_REVOKE;
-/// The ident of the timer knote that flushes unpaired renames (timers have their own
-/// ident space).
-const MOVE_TIMER: usize = 1;
-/// How long a rename's first half waits for its second, in milliseconds.
-const MOVE_WAIT_MS: isize = 10;
+/// How long a rename's first half waits for its second before it counts as a rename out
+/// of (or into) the tree.
+pub(crate) const MOVE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Whether a root is watched with its subdirectories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -163,7 +161,6 @@ pub(crate) struct Engine {
     /// Watched files (roots that are not directories) by ident: their root id.
     files: HashMap<usize, usize>,
     moves: HashMap<u32, PendingMove>,
-    move_timer: bool,
     rules: Rules,
     pub(crate) out: VecDeque<Output>,
 }
@@ -499,6 +496,11 @@ impl Engine {
         }
     }
 
+    /// Whether a rename's first half waits for its second (see [`MOVE_WAIT`]).
+    pub(crate) fn moves_pending(&self) -> bool {
+        !self.moves.is_empty()
+    }
+
     fn mode_of(&self, root: usize) -> RecursiveMode {
         self.roots
             .get(&root)
@@ -517,12 +519,7 @@ impl Engine {
         let mut rescan_dirs: Vec<usize> = Vec::new();
         let mut rescan_roots: Vec<usize> = Vec::new();
         let mut gone_roots: Vec<(usize, u32)> = Vec::new();
-        let mut flush_moves = false;
         for ev in &evs[..n] {
-            if ev.filter == EVFILT_TIMER {
-                flush_moves = true;
-                continue;
-            }
             let ident = ev.ident;
             if let Some(&root) = self.files.get(&ident) {
                 self.file_event(root, ev.fflags, &mut gone_roots);
@@ -562,24 +559,6 @@ impl Engine {
         }
         for (root, fflags) in gone_roots {
             self.root_gone(kq, root, fflags);
-        }
-        if flush_moves {
-            self.move_timer = false;
-            self.flush_moves(kq);
-        }
-        if !self.moves.is_empty() && !self.move_timer {
-            kq.kevent(
-                &[kev(
-                    MOVE_TIMER,
-                    EVFILT_TIMER,
-                    EV_ADD | EV_ONESHOT,
-                    0,
-                    MOVE_WAIT_MS,
-                )],
-                &mut [],
-                None,
-            )?;
-            self.move_timer = true;
         }
         Ok(true)
     }

@@ -178,7 +178,7 @@ impl Engine {
     }
 
     /// Renames whose second half never came: the entries left the watched tree.
-    pub(super) fn flush_moves(&mut self, kq: &Kqueue) {
+    pub(crate) fn flush_moves(&mut self, kq: &Kqueue) {
         let mut moves: Vec<PendingMove> = self.moves.drain().map(|(_, m)| m).collect();
         moves.sort_by(|a, b| a.from.cmp(&b.from));
         for m in moves {

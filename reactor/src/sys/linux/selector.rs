@@ -227,30 +227,38 @@ impl Inner {
 
     fn as_raw_fd(&self) -> RawFd {
         if !self.observed.swap(true, Ordering::AcqRel) {
-            // From now on expiring timers must make the descriptor readable. Failing to
-            // create the timerfd only loses that (documented) property.
-            if let Ok(fd) = syscall!(timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK
-            )) {
-                // SAFETY: fresh descriptor, owned from here on.
-                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-                if epoll_add(
-                    self.epfd.as_raw_fd(),
-                    fd.as_raw_fd(),
-                    libc::EPOLLIN as u32,
-                    TOKEN_TIMERFD,
-                )
-                .is_ok()
-                {
-                    let _ = self.timerfd.set(fd);
-                    let mut st = self.lock();
-                    st.timerfd_armed = u64::MAX;
-                    self.finish(&mut st);
-                }
-            }
+            // From now on expiring timers must make the descriptor readable: `finish`
+            // creates the timerfd when the first deadline needs it.
+            let mut st = self.lock();
+            self.finish(&mut st);
         }
         self.epfd.as_raw_fd()
+    }
+
+    /// The timerfd that makes expiring timers visible through the handed-out descriptor,
+    /// created on first need (a kqueue that is watched but never arms a timer holds no
+    /// timerfd). Failing to create it only loses that (documented) property.
+    fn timerfd(&self, st: &mut State) -> Option<&OwnedFd> {
+        if self.timerfd.get().is_none() {
+            let fd = syscall!(timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK
+            ))
+            .ok()?;
+            // SAFETY: fresh descriptor, owned from here on.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            epoll_add(
+                self.epfd.as_raw_fd(),
+                fd.as_raw_fd(),
+                libc::EPOLLIN as u32,
+                TOKEN_TIMERFD,
+            )
+            .ok()?;
+            // Under the state's lock: nobody else can have set it meanwhile.
+            let _ = self.timerfd.set(fd);
+            st.timerfd_armed = u64::MAX;
+        }
+        self.timerfd.get()
     }
 
     /// The state's lock for a call outside `kevent` (the vnode extension): `EBADF` in a
@@ -575,7 +583,13 @@ impl Inner {
         }
         self.pending.store(st.table.queued(), Ordering::Release);
         self.activity.store(st.table.activations, Ordering::Release);
-        if let Some(tfd) = self.timerfd.get() {
+        let needed = next != u64::MAX && self.observed.load(Ordering::Relaxed);
+        let tfd = if needed {
+            self.timerfd(st).map(|fd| fd.as_raw_fd())
+        } else {
+            self.timerfd.get().map(|fd| fd.as_raw_fd())
+        };
+        if let Some(tfd) = tfd {
             if next != st.timerfd_armed {
                 let spec = libc::itimerspec {
                     it_interval: libc::timespec {
@@ -596,12 +610,7 @@ impl Inner {
                 };
                 // SAFETY: valid itimerspec; failure only loses visibility of this deadline.
                 if unsafe {
-                    libc::timerfd_settime(
-                        tfd.as_raw_fd(),
-                        libc::TFD_TIMER_ABSTIME,
-                        &spec,
-                        ptr::null_mut(),
-                    )
+                    libc::timerfd_settime(tfd, libc::TFD_TIMER_ABSTIME, &spec, ptr::null_mut())
                 } == 0
                 {
                     st.timerfd_armed = next;
