@@ -92,7 +92,10 @@ impl Watcher {
     /// A root on a network or user-space filesystem ([`poll::is_remote`]: NFS, SMB, FUSE...)
     /// is polled instead, with the [`PollOptions`] of
     /// [`set_poll_options`](Watcher::set_poll_options) (by default every 2 s), since changes
-    /// made on another machine never reach the kernel's notifications.
+    /// made on another machine never reach the kernel's notifications. So is a root that
+    /// cannot be watched natively at all: no inotify (`ENOSYS`), or no inotify instance or
+    /// descriptor left for one (`EMFILE`, `ENFILE`; the instance limit is
+    /// `fs.inotify.max_user_instances`).
     ///
     /// # Errors
     ///
@@ -110,7 +113,12 @@ impl Watcher {
         if poll::is_remote(path) {
             return self.poller.watch(path, mode);
         }
-        self.engine.watch(self.kq.get_ref(), path, mode)
+        match self.engine.watch(self.kq.get_ref(), path, mode) {
+            // No native watching here: no inotify in the kernel, or no inotify instance or
+            // descriptor left for it. Polling needs neither.
+            Err(e) if native_unavailable(&e) => self.poller.watch(path, mode),
+            res => res,
+        }
     }
 
     /// Watches `path` by polling (see [`PollWatcher`](crate::PollWatcher)), whatever its
@@ -237,4 +245,16 @@ impl fmt::Debug for Watcher {
             .field("pending", &self.engine.out.len())
             .finish()
     }
+}
+
+/// Whether `e`, from watching a root natively, means the native mechanism cannot be had at
+/// all (`ENOSYS`: no inotify; `EMFILE`/`ENFILE`: no inotify instance or descriptor left),
+/// so the root is polled instead. The inotify *watch* limit (`ENOSPC`) is not among them:
+/// it is reported, naming `fs.inotify.max_user_watches`.
+fn native_unavailable(e: &io::Error) -> bool {
+    let errno = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<engine::WatchFailure>())
+        .map_or(e.raw_os_error(), |w| w.errno);
+    matches!(errno, Some(libc::ENOSYS | libc::EMFILE | libc::ENFILE))
 }

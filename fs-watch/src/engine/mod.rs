@@ -169,28 +169,40 @@ fn kev(ident: usize, filter: i16, flags: u16, fflags: u32, data: isize) -> Keven
     Kevent::new(ident, filter, flags, fflags, data as _, ptr::null_mut())
 }
 
-/// The error for a directory that could not be watched, naming the limit to raise.
+/// The error for a directory that could not be watched, naming the limit to raise. It
+/// keeps the OS error number (see [`WatchFailure`]).
 pub(crate) fn watch_error(e: io::Error, path: &Path) -> io::Error {
-    match e.raw_os_error() {
-        Some(libc::ENOSPC) => io::Error::new(
-            e.kind(),
-            format!(
-                "cannot watch {}: the inotify watch limit is reached; raise \
-                 fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=N)",
-                path.display()
-            ),
+    let errno = e.raw_os_error();
+    let message = match errno {
+        Some(libc::ENOSPC) => format!(
+            "cannot watch {}: the inotify watch limit is reached; raise \
+             fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=N)",
+            path.display()
         ),
-        Some(libc::EMFILE) | Some(libc::ENFILE) => io::Error::new(
-            e.kind(),
-            format!(
-                "cannot watch {}: out of file descriptors (on BSD and macOS each watched \
-                 directory holds one)",
-                path.display()
-            ),
+        Some(libc::EMFILE) | Some(libc::ENFILE) => format!(
+            "cannot watch {}: out of file descriptors (on BSD and macOS each watched \
+             directory holds one)",
+            path.display()
         ),
-        _ => io::Error::new(e.kind(), format!("cannot watch {}: {e}", path.display())),
+        _ => format!("cannot watch {}: {e}", path.display()),
+    };
+    io::Error::new(e.kind(), WatchFailure { errno, message })
+}
+
+/// The inner error of [`watch_error`]: its message, and the OS error behind it.
+#[derive(Debug)]
+pub(crate) struct WatchFailure {
+    pub(crate) errno: Option<i32>,
+    message: String,
+}
+
+impl std::fmt::Display for WatchFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
+
+impl std::error::Error for WatchFailure {}
 
 impl Engine {
     pub(crate) fn new(filter: Filter) -> Engine {
