@@ -13,6 +13,19 @@ pub enum EntryKind {
     Other,
 }
 
+impl EntryKind {
+    /// The kind of an entry of file type `ft` (as `lstat` or a directory listing gives it).
+    pub(crate) fn of(ft: std::fs::FileType) -> EntryKind {
+        if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        }
+    }
+}
+
 /// What changed in a modified entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ModifyKind {

@@ -161,13 +161,7 @@ impl Poller {
 
     fn snap(&self, path: &Path, md: &std::fs::Metadata) -> Snap {
         let ft = md.file_type();
-        let kind = if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File
-        } else {
-            EntryKind::Other
-        };
+        let kind = EntryKind::of(ft);
         Snap {
             kind,
             ino: md.ino(),

@@ -562,25 +562,31 @@ mod bench {
                 res.epoll.push(&e);
             }
         }
+        println!();
+        pair_table("kq", &res.kq, &res.epoll).print();
+        Ok(res)
+    }
+
+    /// The register+delete table: `name` (two `kevent` calls per pair) against epoll's
+    /// ADD and DEL, and their ratio.
+    fn pair_table(name: &str, kq: &Series, epoll: &Series) -> Table {
         let mut t = Table::new(&["", "wall ns/pair", "CPU ns/pair"]);
         t.row(vec![
-            "kq (2 kevent calls)".into(),
-            fmt_ns(median(&res.kq.wall)),
-            fmt_ns(median(&res.kq.cpu)),
+            format!("{name} (2 kevent calls)"),
+            fmt_ns(median(&kq.wall)),
+            fmt_ns(median(&kq.cpu)),
         ]);
         t.row(vec![
             "epoll (ctl ADD + DEL)".into(),
-            fmt_ns(median(&res.epoll.wall)),
-            fmt_ns(median(&res.epoll.cpu)),
+            fmt_ns(median(&epoll.wall)),
+            fmt_ns(median(&epoll.cpu)),
         ]);
         t.row(vec![
-            "kq/epoll".into(),
-            Ratio::of(&res.kq.wall, &res.epoll.wall).show(),
-            Ratio::of(&res.kq.cpu, &res.epoll.cpu).show(),
+            format!("{name}/epoll"),
+            Ratio::of(&kq.wall, &epoll.wall).show(),
+            Ratio::of(&kq.cpu, &epoll.cpu).show(),
         ]);
-        println!();
-        t.print();
-        Ok(res)
+        t
     }
 
     // ---- 3. Per delivered event at 1,000 ready sockets ----
@@ -895,24 +901,8 @@ mod bench {
         if !status.success() || res.reg_kq.wall.is_empty() {
             return Err(unexpected(format_args!("reactor_c: {status}")));
         }
-        let mut t = Table::new(&["", "wall ns/pair", "CPU ns/pair"]);
-        t.row(vec![
-            "libkq (2 kevent calls)".into(),
-            fmt_ns(median(&res.reg_kq.wall)),
-            fmt_ns(median(&res.reg_kq.cpu)),
-        ]);
-        t.row(vec![
-            "epoll (ctl ADD + DEL)".into(),
-            fmt_ns(median(&res.reg_epoll.wall)),
-            fmt_ns(median(&res.reg_epoll.cpu)),
-        ]);
-        t.row(vec![
-            "libkq/epoll".into(),
-            Ratio::of(&res.reg_kq.wall, &res.reg_epoll.wall).show(),
-            Ratio::of(&res.reg_kq.cpu, &res.reg_epoll.cpu).show(),
-        ]);
         println!("\n   register+delete from C");
-        t.print();
+        pair_table("libkq", &res.reg_kq, &res.reg_epoll).print();
         let mut t = Table::new(&[
             "",
             "wall ns/event",

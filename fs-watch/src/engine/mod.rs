@@ -85,13 +85,7 @@ impl Entry {
     fn listed(ent: &fs::DirEntry) -> Option<Entry> {
         use std::os::unix::fs::DirEntryExt;
         let ft = ent.file_type().ok()?;
-        let kind = if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File
-        } else {
-            EntryKind::Other
-        };
+        let kind = EntryKind::of(ft);
         Some(Entry {
             kind,
             ino: ent.ino(),
@@ -101,13 +95,7 @@ impl Entry {
 
     fn of(md: &fs::Metadata) -> Entry {
         let ft = md.file_type();
-        let kind = if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File
-        } else {
-            EntryKind::Other
-        };
+        let kind = EntryKind::of(ft);
         Entry {
             kind,
             ino: md.ino(),
