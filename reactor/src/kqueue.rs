@@ -176,8 +176,10 @@ impl Builder {
     /// With `false`, such an event that the kernel has just reported is delivered from that
     /// report alone, with `data` 0 and `EV_EOF`/`fflags` as usual, and costs no system call
     /// beyond the wait. That is what a runtime wants: it reads until `EWOULDBLOCK` and never
-    /// looks at `data`. Level-triggered knotes, `NOTE_LOWAT`, files, kqueues and every other
-    /// filter are unchanged.
+    /// looks at `data`. So is an edge-triggered READ knote on another kqueue's descriptor:
+    /// the kernel's report (the watched kqueue has events, or hints to take) is taken at its
+    /// word, without asking that kqueue. Level-triggered knotes, `NOTE_LOWAT`, files and
+    /// every other filter are unchanged.
     ///
     /// An event that does not fit in one call's eventlist is delivered by a later call from
     /// the same report, without re-checking the descriptor: if the descriptor is closed in

@@ -575,3 +575,37 @@ fn a_watched_kqueue_busy_with_changes_still_wakes_its_watcher() {
     busy.join().unwrap();
     assert_eq!(missed, 0, "the watcher missed events of the busy kqueue");
 }
+
+/// With `edge_data(false)` (the runtime's kqueue), an `EV_CLEAR` READ knote on another
+/// kqueue's descriptor is delivered from the kernel's report alone (`data` 0), without
+/// asking the watched kqueue: the watcher then takes the events itself. Each new event of
+/// the watched kqueue is a new report.
+#[test]
+fn a_lean_kqueue_reports_a_watched_kqueue_from_the_kernel_alone() {
+    use std::os::fd::AsRawFd;
+    let inner = Kqueue::new().unwrap();
+    let outer = Kqueue::builder().edge_data(false).build().unwrap();
+    apply(&inner, &[kev(7, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0)]);
+    let ident = inner.as_raw_fd() as usize;
+    apply(&outer, &[kev(ident, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0)]);
+    assert_eq!(
+        wait(&outer, 4, Duration::from_millis(20)),
+        vec![],
+        "nothing yet"
+    );
+    for round in 0..3 {
+        apply(&inner, &[kev(7, EVFILT_USER, 0, NOTE_TRIGGER, 0)]);
+        let evs = wait(&outer, 4, Duration::from_secs(5));
+        assert_eq!(evs.len(), 1, "round {round}: {evs:?}");
+        assert_eq!((evs[0].ident, evs[0].filter), (ident, EVFILT_READ));
+        assert_eq!(evs[0].data, 0, "no data computed");
+        // The watcher takes the event; the inner kqueue is empty again.
+        let taken = wait(&inner, 4, Duration::ZERO);
+        assert_eq!(taken.len(), 1, "round {round}: {taken:?}");
+        assert_eq!(
+            wait(&outer, 4, Duration::from_millis(20)),
+            vec![],
+            "round {round}: one report per event"
+        );
+    }
+}

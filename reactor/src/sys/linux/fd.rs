@@ -203,7 +203,8 @@ impl FdSlot {
 
     /// The READ or WRITE filter of an edge-triggered knote taken from this call's epoll
     /// hint alone, with no system call (and so `data` 0), for kqueues built with
-    /// `edge_data(false)`. `None` where the hint cannot tell (kqueues, files).
+    /// `edge_data(false)`. `None` where the hint cannot tell (files). A kqueue's descriptor
+    /// is taken at its word too: readable means it has events, or had hints to take.
     pub(super) fn eval_hinted(&mut self, is_read: bool) -> Option<Eval> {
         let wrong_end = match self.kind {
             FdKind::Pipe { accmode, .. } => {
@@ -214,7 +215,7 @@ impl FdSlot {
                         libc::O_RDONLY
                     }
             }
-            FdKind::Socket { .. } | FdKind::Char | FdKind::Other => false,
+            FdKind::Socket { .. } | FdKind::Char | FdKind::Other | FdKind::Kqueue(_) => false,
             _ => return None,
         };
         let mut ev = Eval::default();

@@ -121,9 +121,11 @@ impl State {
             return; // A registration of a file this slot no longer tracks.
         }
         slot.note_hint(fd as RawFd, events, seq);
-        if let FdKind::Kqueue(other) = &slot.kind {
+        if let (FdKind::Kqueue(other), true) = (&slot.kind, self.edge_data) {
             // The watched kqueue's descriptor also becomes readable when it merely re-signals
             // its pending state; only a new activation there is activity for this knote.
+            // (With `edge_data(false)` every report counts: an edge knote is delivered from
+            // it alone, and a level one is evaluated, which asks the watched kqueue.)
             let activity = other.upgrade().map_or(u64::MAX, |o| o.peek_activity());
             if activity == slot.kq_activity {
                 return;
