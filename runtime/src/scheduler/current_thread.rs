@@ -21,7 +21,7 @@
 use super::inject::Inject;
 use super::multi_thread::WorkerMetrics;
 use crate::driver::{self, Driver};
-use crate::loom::{AtomicBool, Condvar, Mutex, Ordering, lock};
+use crate::loom::{AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, lock};
 use crate::runtime::{blocking, coop};
 use crate::task::list::OwnedTasks;
 use crate::task::{Id, JoinHandle, Notified, Schedule, Task};
@@ -47,6 +47,9 @@ pub(crate) struct Handle {
     pub(crate) blocking: blocking::Spawner,
     parked: Mutex<Option<(Core, Driver)>>,
     core_returned: Condvar,
+    /// Threads waiting on `core_returned`: a wake-up notifies only if there are any (a
+    /// `notify_all` is a system call even with nobody to wake).
+    core_waiters: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) metrics: super::multi_thread::WorkerMetrics,
 }
@@ -84,6 +87,7 @@ impl Handle {
                 driver,
             ))),
             core_returned: Condvar::new(),
+            core_waiters: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             metrics: Default::default(),
         })
@@ -138,9 +142,12 @@ impl Handle {
                 let (cx, driver) = guard.parts();
                 return self.run(cx, driver, future.as_mut(), &state, &waker);
             }
-            // Another thread runs the scheduler: wait for the core, or for our future.
+            // Another thread runs the scheduler: wait for the core, or for our future. We
+            // count as a waiter from before the poll, so a wake-up after it notifies.
+            self.core_waiters.fetch_add(1, Ordering::SeqCst);
             let mut cx = Context::from_waker(&waker);
             if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                self.core_waiters.fetch_sub(1, Ordering::SeqCst);
                 return out;
             }
             let guard = lock(&self.parked);
@@ -150,6 +157,7 @@ impl Handle {
                     .wait_timeout(guard, Duration::from_millis(10))
                     .map_err(|e| e.into_inner());
             }
+            self.core_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -201,11 +209,15 @@ impl Handle {
                 // The runtime was dropped while a `Handle::block_on` runs here: no driver
                 // any more; only the future's own wakers can help it finish.
                 if idle {
-                    let guard = lock(&self.parked);
-                    let _unused = self
-                        .core_returned
-                        .wait_timeout(guard, Duration::from_millis(10))
-                        .map_err(|e| e.into_inner());
+                    self.core_waiters.fetch_add(1, Ordering::SeqCst);
+                    if !block_on_waker.woken.load(Ordering::SeqCst) {
+                        let guard = lock(&self.parked);
+                        let _unused = self
+                            .core_returned
+                            .wait_timeout(guard, Duration::from_millis(10))
+                            .map_err(|e| e.into_inner());
+                    }
+                    self.core_waiters.fetch_sub(1, Ordering::SeqCst);
                 }
                 continue;
             }
@@ -305,9 +317,11 @@ impl Wake for BlockOnWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if !self.woken.swap(true, Ordering::AcqRel) {
+        if !self.woken.swap(true, Ordering::SeqCst) {
             self.handle.driver.unpark();
-            self.handle.core_returned.notify_all();
+            if self.handle.core_waiters.load(Ordering::SeqCst) > 0 {
+                self.handle.core_returned.notify_all();
+            }
         }
     }
 }
