@@ -468,8 +468,8 @@ impl State {
             // A read leaving room for the largest record took every record queued then: no
             // second read to learn EAGAIN. (The descriptor is level-triggered in epoll, so a
             // record queued since is reported again.)
-            let drained = bytes + size_of::<libc::inotify_event>() + libc::NAME_MAX as usize + 1
-                <= size_of_val(&buf);
+            let largest = size_of::<libc::inotify_event>() + libc::NAME_MAX as usize + 1;
+            let drained = bytes + largest <= size_of_val(&buf);
             // SAFETY: the kernel wrote `bytes` bytes of whole inotify_event records.
             let raw = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), bytes) };
             let mut events: Vec<Raw<'_>> = Vec::new();
