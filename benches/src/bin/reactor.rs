@@ -961,6 +961,14 @@ mod bench {
                 fmt_ratio(cpu.median)
             );
         };
+        // A bar that is a ratio of two series (wall and CPU).
+        let versus = |what: &str, kq: &Series, epoll: &Series| {
+            line(
+                what,
+                Ratio::of(&kq.wall, &epoll.wall),
+                Ratio::of(&kq.cpu, &epoll.cpu),
+            );
+        };
         if let Some(one) = one {
             let (lo, hi) = (one.ns[0], one.ns[one.ns.len() - 1]);
             line(
@@ -975,45 +983,41 @@ mod bench {
             );
         }
         if let Some(reg) = reg {
-            line(
-                "2. register+delete: kq / epoll",
-                Ratio::of(&reg.kq.wall, &reg.epoll.wall),
-                Ratio::of(&reg.kq.cpu, &reg.epoll.cpu),
-            );
+            versus("2. register+delete: kq / epoll", &reg.kq, &reg.epoll);
         }
         if let Some(ready) = ready {
-            line(
+            versus(
                 &format!(
                     "3. per delivered event at {} ready: kq / epoll",
                     group(READY as u64)
                 ),
-                Ratio::of(&ready.kq.wall, &ready.epoll.wall),
-                Ratio::of(&ready.kq.cpu, &ready.epoll.cpu),
+                &ready.kq,
+                &ready.epoll,
             );
-            line(
+            versus(
                 "   (kq with edge_data(false), data not computed)",
-                Ratio::of(&ready.kq_lean.wall, &ready.epoll.wall),
-                Ratio::of(&ready.kq_lean.cpu, &ready.epoll.cpu),
+                &ready.kq_lean,
+                &ready.epoll,
             );
         }
         if let Some(c) = c {
-            line(
+            versus(
                 "4. C: register+delete: libkq / epoll",
-                Ratio::of(&c.reg_kq.wall, &c.reg_epoll.wall),
-                Ratio::of(&c.reg_kq.cpu, &c.reg_epoll.cpu),
+                &c.reg_kq,
+                &c.reg_epoll,
             );
-            line(
+            versus(
                 &format!(
                     "4. C: per delivered event at {} ready: libkq / epoll",
                     group(READY as u64)
                 ),
-                Ratio::of(&c.ready_kq.wall, &c.ready_epoll.wall),
-                Ratio::of(&c.ready_kq.cpu, &c.ready_epoll.cpu),
+                &c.ready_kq,
+                &c.ready_epoll,
             );
-            line(
+            versus(
                 "   (libkq with KQ_EDGE_NODATA, data not computed)",
-                Ratio::of(&c.ready_lean.wall, &c.ready_lean_epoll.wall),
-                Ratio::of(&c.ready_lean.cpu, &c.ready_lean_epoll.cpu),
+                &c.ready_lean,
+                &c.ready_lean_epoll,
             );
         }
     }
