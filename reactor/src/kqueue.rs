@@ -181,6 +181,10 @@ impl Builder {
     /// word, without asking that kqueue. Level-triggered knotes, `NOTE_LOWAT`, files and
     /// every other filter are unchanged.
     ///
+    /// Nor is a descriptor classified to register READ or WRITE on it, so WRITE on a pipe
+    /// whose reader is gone is not refused with `EPIPE` (as `kevent(2)` does): it fires at
+    /// once with `EV_EOF`, and the write that follows fails with `EPIPE`.
+    ///
     /// An event that does not fit in one call's eventlist is delivered by a later call from
     /// the same report, without re-checking the descriptor: if the descriptor is closed in
     /// between without `EV_DELETE`, that event can still come out once (delete the knotes

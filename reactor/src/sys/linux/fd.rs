@@ -44,6 +44,13 @@ pub(super) enum FdKind {
     Other,
     /// A file epoll refuses that is not a regular file or directory: always ready, as poll.
     NoPoll,
+    /// Accepted by epoll, not classified yet: `dev`/`ino` are unknown too. A READ or WRITE
+    /// knote is registered without an `fstat`; the slot is classified when something needs
+    /// the kind (a filter computing `data`, an error or hang-up in a hint, a kqueue's
+    /// activity with `edge_data`), and until then epoll itself is its identity check. An
+    /// unclassified slot is always in epoll, except between the two changes of a paired
+    /// deletion.
+    Unknown,
 }
 
 /// The state of one fd number.
@@ -64,6 +71,9 @@ pub(super) struct FdSlot {
     pub(super) wd: i32,
     /// The call (`State::seq`) in which the identity was last checked.
     pub(super) checked: u64,
+    /// The call in which epoll was last given this slot's interest (ADD or MOD): epoll
+    /// re-polled the fd then, and reports in that call whatever is ready.
+    pub(super) armed: u64,
     /// The call in which the last epoll hint arrived, and its event bits.
     pub(super) hint_seq: u64,
     pub(super) hint: u32,
@@ -177,8 +187,30 @@ fn listen_backlog(fd: RawFd) -> i64 {
 }
 
 impl FdSlot {
+    /// Classifies an [`FdKind::Unknown`] slot from the descriptor as it is now, taking its
+    /// identity (`dev`/`ino`) as well. The caller knows the number still names the file
+    /// it registered: a hint has just come for it, or epoll accepted a change of it.
+    pub(super) fn classify_now(&mut self, fd: RawFd) -> io::Result<()> {
+        if !matches!(self.kind, FdKind::Unknown) {
+            return Ok(());
+        }
+        let st = stat(fd as usize)?;
+        let mut kind = classify(&st, super::lookup_kqueue(fd));
+        refine(&mut kind, fd);
+        self.kind = kind;
+        self.dev = st.st_dev;
+        self.ino = st.st_ino;
+        Ok(())
+    }
+
     /// Takes the sticky conditions out of an epoll hint.
     pub(super) fn note_hint(&mut self, fd: RawFd, events: u32, seq: u64) {
+        if events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
+            // What an error or hang-up means depends on the kind (a pipe's wrong end, a
+            // socket's pending error). A failure leaves the slot unclassified: the filter
+            // that runs next meets the same error and drops the knote.
+            let _ = self.classify_now(fd);
+        }
         self.hint_seq = seq;
         self.hint = events;
         if events & libc::EPOLLRDHUP as u32 != 0 {
@@ -215,8 +247,14 @@ impl FdSlot {
                         libc::O_RDONLY
                     }
             }
-            FdKind::Socket { .. } | FdKind::Char | FdKind::Other | FdKind::Kqueue(_) => false,
-            _ => return None,
+            // Unknown: a hint with an error or hang-up classified it (`note_hint`), and input
+            // or output is never reported on a pipe's wrong end.
+            FdKind::Socket { .. }
+            | FdKind::Char
+            | FdKind::Other
+            | FdKind::Kqueue(_)
+            | FdKind::Unknown => false,
+            FdKind::File | FdKind::NoPoll => return None,
         };
         let mut ev = Eval::default();
         if wrong_end {
@@ -252,6 +290,7 @@ impl FdSlot {
         } else {
             1
         };
+        self.classify_now(fd)?;
         let mut ev = Eval::default();
         match &self.kind {
             FdKind::Pipe {
@@ -291,7 +330,7 @@ impl FdSlot {
                 ev.data = i64::from(readable);
                 ev.eof = self.hup;
             }
-            FdKind::NoPoll => {
+            FdKind::NoPoll | FdKind::Unknown => {
                 ev.ready = true;
             }
             FdKind::File => {
@@ -317,6 +356,7 @@ impl FdSlot {
 
     /// Runs the WRITE filter. `fresh`: an epoll hint for output arrived in this call.
     pub(super) fn eval_write(&mut self, fd: RawFd, fresh: bool) -> io::Result<Eval> {
+        self.classify_now(fd)?;
         let mut ev = Eval::default();
         if matches!(self.kind, FdKind::File | FdKind::NoPoll) {
             ev.ready = true;
@@ -370,10 +410,37 @@ impl FdSlot {
         Ok(ev)
     }
 
-    /// Whether the fd still names the file this slot was made for.
-    pub(super) fn same_file(&self, fd: usize) -> io::Result<bool> {
+    /// Whether the fd still names the file this slot was made for: equal `st_dev`/`st_ino`.
+    /// An unclassified slot has none to compare and asks epoll ([`FdSlot::still_registered`]),
+    /// then is classified, once.
+    pub(super) fn same_file(&mut self, epfd: RawFd, fd: usize) -> io::Result<bool> {
+        if matches!(self.kind, FdKind::Unknown) {
+            let same = self.still_registered(epfd, fd)?;
+            if same {
+                self.classify_now(fd as RawFd)?;
+            }
+            return Ok(same);
+        }
         let st = stat(fd)?;
         Ok(st.st_dev == self.dev && st.st_ino == self.ino)
+    }
+
+    /// For a slot in epoll: whether the fd still names the open file we registered.
+    /// epoll keys registrations by open file, so `EPOLL_CTL_MOD` of ours succeeds exactly
+    /// then (a FIFO or tty reopened on the same number has the same inode but a new open
+    /// file); `ENOENT` says it names another. Like FreeBSD's re-evaluation on modify, it
+    /// re-reports a condition that holds.
+    pub(super) fn still_registered(&mut self, epfd: RawFd, fd: usize) -> io::Result<bool> {
+        let mut ev = libc::epoll_event {
+            events: self.interest,
+            u64: (u64::from(self.generation) << 32) | fd as u64,
+        };
+        // SAFETY: `ev` is a valid epoll_event.
+        match syscall!(epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd as RawFd, &mut ev)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

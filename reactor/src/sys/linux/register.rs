@@ -143,7 +143,11 @@ impl State {
                 return self.delete_checked(sel, fd, key);
             }
         }
-        let (existing, stat) = self.slot_for(sel, fd)?;
+        // A READ knote, or a WRITE knote where no `data` is computed (so no broken pipe to
+        // refuse), is added without classifying the descriptor: epoll validates it.
+        let lazy = c.flags & EV_ADD != 0
+            && (c.filter == EVFILT_READ || (c.filter == EVFILT_WRITE && !self.edge_data));
+        let (existing, stat) = self.slot_for(sel, fd, lazy)?;
         let key = existing.then_some(()).and_then(|_| {
             let s = self.fds[fd].as_ref()?;
             match c.filter {
@@ -161,13 +165,27 @@ impl State {
         // Attach. A slot checked in this call needs no `fstat`, except for a file's inotify
         // watch below.
         let mut stat = stat;
+        let mut armed_pair = false;
         if self.fds.get(fd).is_none_or(Option::is_none) {
-            let st = match stat {
-                Some(st) => st,
-                None => fd::stat(fd)?,
-            };
-            self.new_slot(fd, &st)?;
-            stat = Some(st);
+            if lazy {
+                (armed_pair, stat) = self.new_slot_in_epoll(sel, fd, c.filter)?;
+            } else {
+                let st = match stat {
+                    Some(st) => st,
+                    None => fd::stat(fd)?,
+                };
+                self.new_slot(fd, &st);
+                stat = Some(st);
+            }
+        }
+        let edge_data = self.edge_data;
+        let slot = self.fds[fd].as_mut().ok_or_else(|| errno(libc::EBADF))?;
+        if c.filter == EVFILT_WRITE && edge_data {
+            // The broken-pipe check below needs the kind.
+            if let Err(e) = slot.classify_now(fd as RawFd) {
+                let _ = self.drop_slot_if_empty(sel, fd);
+                return Err(e);
+            }
         }
         let slot = self.fds[fd].as_mut().ok_or_else(|| errno(libc::EBADF))?;
         let is_file = matches!(slot.kind, FdKind::File);
@@ -240,14 +258,16 @@ impl State {
                 _ => s.vnode = Some(key),
             }
         }
-        if self.defer_arm == Some(fd)
-            && self.fds[fd]
-                .as_ref()
-                .is_some_and(|s| !s.in_epoll && !matches!(s.kind, FdKind::File | FdKind::NoPoll))
+        if armed_pair
+            || self.defer_arm == Some(fd)
+                && self.fds[fd].as_ref().is_some_and(|s| {
+                    !s.in_epoll && !matches!(s.kind, FdKind::File | FdKind::NoPoll)
+                })
         {
             // The next change adds the other direction and registers both at once; its
-            // epoll ADD reports this knote's condition too. `arm_unarmed` catches the case
-            // where it does not get that far.
+            // epoll ADD reports this knote's condition too (or this change's ADD already
+            // asked for both: `armed_pair`). `arm_unarmed` catches the case where it does
+            // not get that far.
             self.unarmed = Some(fd);
             return Ok(());
         }
@@ -279,6 +299,9 @@ impl State {
             return;
         };
         if slot.in_epoll {
+            // Registered for both directions by the first of two additions whose second
+            // was not applied: shrink the interest to the knotes there are.
+            let _ = self.update_interest(sel, fd);
             return;
         }
         let keys = [slot.read, slot.write];
@@ -300,13 +323,19 @@ impl State {
     /// Returns `Some(())` if a live slot for `fd` names the same file, dropping a slot that
     /// belongs to a closed descriptor. `EBADF` if `fd` is not open.
     /// The `fstat` it had to make, if any, comes back for the caller to reuse.
+    /// `lazy`: a missing slot is about to be made by epoll ADD, which validates the fd; no
+    /// `fstat` for it here.
     pub(super) fn slot_for(
         &mut self,
         sel: &Inner,
         fd: usize,
+        lazy: bool,
     ) -> io::Result<(bool, Option<libc::stat>)> {
         let seq = self.seq;
         let Some(slot) = self.fds.get_mut(fd).and_then(Option::as_mut) else {
+            if lazy {
+                return Ok((false, None));
+            }
             // Validate the descriptor (EBADF precedes ENOENT).
             return Ok((false, Some(fd::stat(fd)?)));
         };
@@ -314,27 +343,13 @@ impl State {
             return Ok((true, None));
         }
         let same = if slot.in_epoll {
-            // epoll keys registrations by open file, so MOD of ours succeeds exactly when
-            // the fd still names the file we registered (a FIFO or tty reopened on the same
-            // number has the same inode but a new open file). Like FreeBSD's re-evaluation
-            // on modify, it re-reports a condition that holds.
-            let mut ev = libc::epoll_event {
-                events: slot.interest,
-                u64: (u64::from(slot.generation) << 32) | fd as u64,
-            };
-            // SAFETY: `ev` is a valid epoll_event.
-            match syscall!(epoll_ctl(
-                sel.epfd.as_raw_fd(),
-                libc::EPOLL_CTL_MOD,
-                fd as RawFd,
-                &mut ev
-            )) {
-                Ok(_) => Ok(true),
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
-                Err(e) => Err(e),
+            let same = slot.still_registered(sel.epfd.as_raw_fd(), fd);
+            if matches!(same, Ok(true)) {
+                slot.armed = seq;
             }
+            same
         } else {
-            slot.same_file(fd)
+            slot.same_file(sel.epfd.as_raw_fd(), fd)
         };
         match same {
             Ok(true) => {
@@ -423,11 +438,85 @@ impl State {
         Ok(())
     }
 
-    pub(super) fn new_slot(&mut self, fd: usize, st: &libc::stat) -> io::Result<()> {
+    /// Makes the slot of `fd`, classified by its `fstat`.
+    pub(super) fn new_slot(&mut self, fd: usize, st: &libc::stat) {
         let mut kind = fd::classify(st, super::lookup_kqueue(fd as RawFd));
         fd::refine(&mut kind, fd as RawFd);
-        // Knotes own their pidfds and the inotify descriptor: dropping the state closes them.
         let generation = self.table.next_gen();
+        self.insert_slot(fd, generation, kind, st);
+    }
+
+    /// Makes the slot of `fd` for the first READ or WRITE knote `filter` by registering the
+    /// fd in epoll: no `fstat`, the slot stays [`FdKind::Unknown`] (epoll's `EBADF` is the
+    /// descriptor check). When the next change adds the other direction (`defer_arm`), the
+    /// ADD asks for both, and the first value returned is `true`. A descriptor epoll
+    /// refuses (`EPERM`: a regular file, a directory, `/dev/null`) is classified by `fstat`
+    /// instead, which comes back as the second value.
+    fn new_slot_in_epoll(
+        &mut self,
+        sel: &Inner,
+        fd: usize,
+        filter: i16,
+    ) -> io::Result<(bool, Option<libc::stat>)> {
+        let pair = self.defer_arm == Some(fd);
+        let dir = |f: i16| {
+            if f == EVFILT_READ {
+                libc::EPOLLIN as u32
+            } else {
+                libc::EPOLLOUT as u32
+            }
+        };
+        let mut want = (libc::EPOLLET | libc::EPOLLRDHUP) as u32 | dir(filter);
+        if pair {
+            want |= dir(if filter == EVFILT_READ {
+                EVFILT_WRITE
+            } else {
+                EVFILT_READ
+            });
+        }
+        // Registered before the slot is made: a bad number never grows the table.
+        let generation = self.table.next_gen();
+        let mut ev = libc::epoll_event {
+            events: want,
+            u64: (u64::from(generation) << 32) | fd as u64,
+        };
+        // SAFETY: `ev` is a valid epoll_event.
+        match syscall!(epoll_ctl(
+            sel.epfd.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd as RawFd,
+            &mut ev
+        )) {
+            Ok(_) => {
+                // SAFETY: a zeroed stat is a valid value (an Unknown slot has no identity).
+                let none: libc::stat = unsafe { std::mem::zeroed() };
+                let slot = self.insert_slot(fd, generation, FdKind::Unknown, &none);
+                slot.in_epoll = true;
+                slot.interest = want;
+                slot.armed = slot.checked;
+                Ok((pair, None))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                let st = fd::stat(fd)?;
+                let kind = match fd::classify(&st, None) {
+                    FdKind::File => FdKind::File,
+                    _ => FdKind::NoPoll, // as `update_interest`
+                };
+                self.insert_slot(fd, generation, kind, &st);
+                Ok((false, Some(st)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn insert_slot(
+        &mut self,
+        fd: usize,
+        generation: u32,
+        kind: FdKind,
+        st: &libc::stat,
+    ) -> &mut FdSlot {
+        // Knotes own their pidfds and the inotify descriptor: dropping the state closes them.
         let slot = FdSlot {
             read: None,
             write: None,
@@ -440,6 +529,7 @@ impl State {
             ino: st.st_ino,
             wd: -1,
             checked: self.seq,
+            armed: 0,
             hint_seq: 0,
             hint: 0,
             rdhup: false,
@@ -450,8 +540,7 @@ impl State {
         if self.fds.len() <= fd {
             self.fds.resize_with(fd + 1, || None);
         }
-        self.fds[fd] = Some(slot);
-        Ok(())
+        self.fds[fd].insert(slot)
     }
 
     /// Drops every knote of a slot whose descriptor was closed (no epoll call: the
@@ -491,7 +580,9 @@ impl State {
             want |= libc::EPOLLOUT as u32;
         }
         if slot.in_epoll && want == slot.interest {
-            return Ok(false);
+            // Armed already in this call (the first of two paired additions, or an identity
+            // check by MOD): epoll reports what is ready, as if armed now.
+            return Ok(slot.armed == self.seq);
         }
         let mut ev = libc::epoll_event {
             events: want,
@@ -507,6 +598,7 @@ impl State {
             Ok(_) => {
                 slot.in_epoll = true;
                 slot.interest = want;
+                slot.armed = self.seq;
                 Ok(true)
             }
             Err(e) if e.raw_os_error() == Some(libc::EPERM) && !slot.in_epoll => {

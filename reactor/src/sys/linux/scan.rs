@@ -121,6 +121,11 @@ impl State {
             return; // A registration of a file this slot no longer tracks.
         }
         slot.note_hint(fd as RawFd, events, seq);
+        if self.edge_data {
+            // Whether it is a kqueue matters now; the filter will want the kind anyway. (A
+            // failure leaves it unclassified, for the filter to meet the same error.)
+            let _ = slot.classify_now(fd as RawFd);
+        }
         if let (FdKind::Kqueue(other), true) = (&slot.kind, self.edge_data) {
             // The watched kqueue's descriptor also becomes readable when it merely re-signals
             // its pending state; only a new activation there is activity for this knote.
@@ -158,7 +163,7 @@ impl State {
     /// Runs a knote's filter. Returns whether its condition holds and leaves the output
     /// `data`/`fflags`/`EV_EOF` in its kevent. `Err` means the descriptor is gone.
     pub(super) fn evaluate(&mut self, key: Key) -> io::Result<bool> {
-        let seq = self.seq;
+        let (seq, epfd) = (self.seq, self.epfd);
         let edge_data = self.edge_data;
         let kn = &mut self.table.slab[key];
         match &mut kn.src {
@@ -175,7 +180,7 @@ impl State {
                 // still come out once; the runtime deletes knotes before closing).
                 let pending_hint = !edge_data && kn.hinted != 0 && kn.hinted == slot.hint_seq;
                 if !fresh && !pending_hint && slot.checked != seq {
-                    if !slot.same_file(fd)? {
+                    if !slot.same_file(epfd, fd)? {
                         return Err(errno(libc::EBADF));
                     }
                     slot.checked = seq;

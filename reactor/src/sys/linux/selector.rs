@@ -104,6 +104,8 @@ pub(super) struct State {
     pub(super) edge_data: bool,
     /// Call counter: identity checks and hints are "fresh" within one call.
     pub(super) seq: u64,
+    /// `Inner::epfd`, for identity checks made by epoll (the descriptor outlives the state).
+    pub(super) epfd: RawFd,
     /// The fd whose new epoll registration the change being applied may leave to the next
     /// change (an EV_ADD of READ followed by one of WRITE for the same fd, or the reverse:
     /// one `epoll_ctl(ADD)` for both instead of ADD then MOD).
@@ -204,9 +206,8 @@ impl Inner {
             TOKEN_WAKE,
         )?;
         Ok(Inner {
-            epfd,
-            wakefd,
             state: Mutex::new(State {
+                epfd: epfd.as_raw_fd(),
                 poll_deadline: u64::MAX,
                 timerfd_armed: u64::MAX,
                 defer_arm: None,
@@ -214,6 +215,8 @@ impl Inner {
                 edge_data: opts.edge_data,
                 ..State::default()
             }),
+            epfd,
+            wakefd,
             cv: Condvar::new(),
             fork_gen: FORK_GEN.load(Ordering::Relaxed),
             pending: std::sync::atomic::AtomicUsize::new(0),
