@@ -210,7 +210,7 @@ macro_rules! async_read {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut tokio::io::ReadBuf<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                self.evented().poll_read(cx, buf)
+                self.evented().poll_recv(cx, buf)
             }
         }
 
@@ -220,7 +220,7 @@ macro_rules! async_read {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.evented().poll_read_slice(cx, buf)
+                self.evented().poll_recv_slice(cx, buf)
             }
         }
     };

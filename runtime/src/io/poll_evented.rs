@@ -234,17 +234,48 @@ impl<E: AsFd + Into<OwnedFd>> PollEvented<E> {
 
     // ---- byte streams ---------------------------------------------------------------
 
-    /// Reads into `buf`'s unfilled part (a byte stream: a short read counts as drained).
+    /// Reads into `buf`'s unfilled part with `read(2)` (pipes; a byte stream: a short read
+    /// counts as drained).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_with(cx, buf, read)
+    }
+
+    /// Reads into `buf` with `read(2)` (a byte stream: a short read counts as drained).
+    pub fn poll_read_slice(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut rb = ReadBuf::new(buf);
+        ready!(self.poll_read(cx, &mut rb))?;
+        Poll::Ready(Ok(rb.filled().len()))
+    }
+
+    /// Receives into `buf`'s unfilled part from a stream socket with `recv(2)` (a short
+    /// read counts as drained). On Linux `recv` goes straight to the socket; `read`
+    /// takes the file path first (position lock check, permission hook, fsnotify).
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_with(cx, buf, recv)
+    }
+
+    /// Receives into `buf` from a stream socket with `recv(2)`.
+    pub fn poll_recv_slice(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut rb = ReadBuf::new(buf);
+        ready!(self.poll_recv(cx, &mut rb))?;
+        Poll::Ready(Ok(rb.filled().len()))
+    }
+
+    fn poll_read_with(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+        op: fn(RawFd, &mut [MaybeUninit<u8>]) -> io::Result<usize>,
+    ) -> Poll<io::Result<()>> {
         loop {
             let event = ready!(self.poll_ready(cx, Interest::READABLE))?;
-            // SAFETY: `read` writes at most `len` bytes into the unfilled part and never
-            // reads it, so uninitialised memory there is fine; on success its first `n`
-            // bytes are initialised, which is what `assume_init` is told.
+            // SAFETY: `op` (read or recv) writes at most `len` bytes into the unfilled part
+            // and never reads it, so uninitialised memory there is fine; on success its
+            // first `n` bytes are initialised, which is what `assume_init` is told.
             let res = unsafe {
                 let unfilled = buf.unfilled_mut();
                 let len = unfilled.len();
-                let n = read(self.raw(), unfilled);
+                let n = op(self.raw(), unfilled);
                 if let Ok(n) = n {
                     buf.assume_init(n);
                     buf.advance(n);
@@ -263,13 +294,6 @@ impl<E: AsFd + Into<OwnedFd>> PollEvented<E> {
                 Err(e) => return Poll::Ready(Err(self.take_error().unwrap_or(e))),
             }
         }
-    }
-
-    /// Reads into `buf` (a byte stream: a short read counts as drained).
-    pub fn poll_read_slice(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut rb = ReadBuf::new(buf);
-        ready!(self.poll_read(cx, &mut rb))?;
-        Poll::Ready(Ok(rb.filled().len()))
     }
 
     /// Sends `buf` on a stream socket (no `SIGPIPE`; a short send counts as full).
@@ -387,6 +411,11 @@ fn cvt(n: isize) -> io::Result<usize> {
 fn read(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
     // SAFETY: the pointer and length describe writable memory owned by `buf`.
     cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe writable memory owned by `buf`.
+    cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })
 }
 
 fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
