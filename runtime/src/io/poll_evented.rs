@@ -242,9 +242,7 @@ impl<E: AsFd + Into<OwnedFd>> PollEvented<E> {
 
     /// Reads into `buf` with `read(2)` (a byte stream: a short read counts as drained).
     pub fn poll_read_slice(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut rb = ReadBuf::new(buf);
-        ready!(self.poll_read(cx, &mut rb))?;
-        Poll::Ready(Ok(rb.filled().len()))
+        self.poll_slice_with(cx, buf, read)
     }
 
     /// Receives into `buf`'s unfilled part from a stream socket with `recv(2)` (a short
@@ -256,8 +254,17 @@ impl<E: AsFd + Into<OwnedFd>> PollEvented<E> {
 
     /// Receives into `buf` from a stream socket with `recv(2)`.
     pub fn poll_recv_slice(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.poll_slice_with(cx, buf, recv)
+    }
+
+    fn poll_slice_with(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        op: fn(RawFd, &mut [MaybeUninit<u8>]) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
         let mut rb = ReadBuf::new(buf);
-        ready!(self.poll_recv(cx, &mut rb))?;
+        ready!(self.poll_read_with(cx, &mut rb, op))?;
         Poll::Ready(Ok(rb.filled().len()))
     }
 
