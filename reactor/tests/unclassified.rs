@@ -2,6 +2,7 @@
 //! ADD is the descriptor check, no `fstat`; the kind is learnt when something needs it).
 //! What needs it — a pipe's wrong end, a hang-up, an error, a reused number — must come out
 //! as it does for a descriptor classified up front, in both `edge_data` modes.
+#![cfg(target_os = "linux")]
 
 mod util;
 
