@@ -66,6 +66,15 @@ impl RuntimeMetrics {
         self.sum(|m| &m.parks)
     }
 
+    /// Times a sleeping worker was woken to help with queued work (0 on a current-thread
+    /// runtime). A driver turn that queues only a few tasks keeps them and wakes nobody.
+    pub fn worker_notify_count(&self) -> u64 {
+        match &self.handle {
+            scheduler::Handle::MultiThread(h) => h.notified_workers(),
+            scheduler::Handle::CurrentThread(_) => 0,
+        }
+    }
+
     /// Turns of the driver's loop: each is exactly one `kevent` call.
     pub fn driver_turns(&self) -> u64 {
         self.handle.driver().metrics.turns.load(Ordering::Relaxed)

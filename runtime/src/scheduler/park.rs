@@ -13,8 +13,10 @@
 //!   its wait), or the driver, through [`driver::Handle::unpark`] — an `EVFILT_USER`
 //!   trigger, or, if the worker has not reached `kevent` yet, a flag that keeps its turn
 //!   from blocking. No wakeup is lost in either window.
+//! - A park may carry a timeout (a worker watching the others' queues, see
+//!   `multi_thread/worker.rs`): `kevent`'s, or the condition variable's.
 //! - Leaving `park` resets the state to `EMPTY`; a notification that raced with the wakeup
-//!   is consumed with it (the worker looks for work next anyway).
+//!   (or the timeout) is consumed with it (the worker looks for work next anyway).
 
 use crate::driver::{self, Driver};
 use crate::loom::{AtomicUsize, Condvar, Mutex, Ordering, lock};
@@ -41,17 +43,25 @@ impl Parker {
         }
     }
 
-    /// Blocks until [`unpark`](Parker::unpark) (or, when on the driver, until an event;
-    /// then at most `max_events` are taken).
-    pub(crate) fn park(&self, drv: &Mutex<Driver>, handle: &driver::Handle, max_events: usize) {
+    /// Blocks until [`unpark`](Parker::unpark), or `timeout` if given (or, when on the
+    /// driver, until an event; then at most `max_events` are taken). The driver is tried
+    /// only if `try_driver`. Returns whether it waited on the driver.
+    pub(crate) fn park(
+        &self,
+        drv: &Mutex<Driver>,
+        handle: &driver::Handle,
+        max_events: usize,
+        timeout: Option<Duration>,
+        try_driver: bool,
+    ) -> bool {
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            return;
+            return false;
         }
-        if let Ok(mut d) = drv.try_lock() {
+        if let Some(mut d) = try_driver.then(|| drv.try_lock().ok()).flatten() {
             if self
                 .state
                 .compare_exchange(EMPTY, PARKED_DRIVER, Ordering::AcqRel, Ordering::Acquire)
@@ -59,11 +69,11 @@ impl Parker {
             {
                 // Notified meanwhile.
                 self.state.store(EMPTY, Ordering::Release);
-                return;
+                return false;
             }
-            d.turn(handle, None, max_events);
+            d.turn(handle, timeout, max_events);
             self.state.store(EMPTY, Ordering::Release);
-            return;
+            return true;
         }
         let mut guard = lock(&self.mutex);
         if self
@@ -72,16 +82,35 @@ impl Parker {
             .is_err()
         {
             self.state.store(EMPTY, Ordering::Release);
-            return;
+            return false;
         }
         loop {
-            guard = self.cv.wait(guard).unwrap_or_else(|e| e.into_inner());
+            let timed_out = match timeout {
+                None => {
+                    guard = self.cv.wait(guard).unwrap_or_else(|e| e.into_inner());
+                    false
+                }
+                Some(t) => {
+                    let (g, res) = self
+                        .cv
+                        .wait_timeout(guard, t)
+                        .unwrap_or_else(|e| e.into_inner());
+                    guard = g;
+                    res.timed_out()
+                }
+            };
             if self
                 .state
                 .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                return;
+                return false;
+            }
+            if timed_out {
+                // An unpark racing with the timeout is consumed with it, as on every way
+                // out (the worker looks for work next anyway).
+                self.state.store(EMPTY, Ordering::Release);
+                return false;
             }
             // Spurious wakeup: wait again.
         }
@@ -154,7 +183,7 @@ mod loom_tests {
                 let w = w.clone();
                 thread::spawn(move || w.parker.unpark(&w.handle))
             };
-            w.parker.park(&w.driver, &w.handle, 1);
+            w.parker.park(&w.driver, &w.handle, 1, None, true);
             unparker.join().unwrap();
             drop(busy);
             assert_eq!(w.parker.state.load(Ordering::Relaxed), EMPTY);
@@ -173,7 +202,7 @@ mod loom_tests {
                 thread::spawn(move || w.parker.unpark(&w.handle))
             };
             unparker.join().unwrap();
-            w.parker.park(&w.driver, &w.handle, 1);
+            w.parker.park(&w.driver, &w.handle, 1, None, true);
             drop(busy);
             assert_eq!(w.parker.state.load(Ordering::Relaxed), EMPTY);
         });

@@ -100,7 +100,7 @@ impl<T> Local<T> {
         self.inner.len() > 0
     }
 
-    #[cfg(all(test, not(loom)))]
+    /// Tasks in the queue.
     pub(crate) fn len(&self) -> usize {
         self.inner.len() as usize
     }
@@ -202,6 +202,12 @@ impl<T> Local<T> {
 impl<T> Steal<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.len() == 0
+    }
+
+    /// How many tasks have left the queue (popped or stolen), wrapping: a queue that holds
+    /// tasks and shows the same position twice, some time apart, has not moved meanwhile.
+    pub(crate) fn position(&self) -> u32 {
+        unpack(self.0.head.load(Ordering::Acquire)).1
     }
 
     /// Moves about half of this queue into `dst` and returns one of the tasks to run.

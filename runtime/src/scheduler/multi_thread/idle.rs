@@ -6,8 +6,15 @@
 //! searcher to find work wakes another worker, so that work spreads one worker at a time.
 //! Sleepers' indices sit in `sleepers` under a lock; waking one marks it unparked and
 //! searching in the same step.
+//!
+//! `watchers` counts the sleepers that wake now and then to look at the other workers'
+//! queues (see "Helping" in `worker.rs`). A worker that keeps a small batch to itself
+//! relies on one; with none, it wakes a sleeper as before. The count and the queues are
+//! a store-then-load pair on each side (the keeper pushes, then reads the count; a watcher
+//! that stops lowers the count, then reads the queues), each with a `SeqCst` fence, so at
+//! least one of the two sees the other: no batch is left unwatched behind a long poll.
 
-use crate::loom::{AtomicUsize, Mutex, Ordering, lock};
+use crate::loom::{AtomicUsize, Mutex, Ordering, fence, lock};
 use std::fmt;
 
 const SEARCH_MASK: usize = 0xffff;
@@ -16,6 +23,7 @@ const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;
 
 pub(crate) struct Idle {
     state: AtomicUsize,
+    watchers: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
 }
@@ -32,6 +40,7 @@ impl Idle {
     pub(crate) fn new(num_workers: usize) -> Idle {
         Idle {
             state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
+            watchers: AtomicUsize::new(0),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
         }
@@ -96,6 +105,28 @@ impl Idle {
         } else {
             false
         }
+    }
+
+    /// Whether every worker is parked.
+    pub(crate) fn all_parked(&self) -> bool {
+        unparked(self.state.load(Ordering::SeqCst)) == 0
+    }
+
+    /// A sleeping worker starts watching the others' queues.
+    pub(crate) fn start_watching(&self) {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A watcher stops; the caller looks at the queues next (see the module docs).
+    pub(crate) fn stop_watching(&self) {
+        self.watchers.fetch_sub(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Whether a sleeping worker watches the queues; the caller has just pushed to its own.
+    pub(crate) fn has_watcher(&self) -> bool {
+        fence(Ordering::SeqCst);
+        self.watchers.load(Ordering::SeqCst) > 0
     }
 
     pub(crate) fn is_parked(&self, index: usize) -> bool {

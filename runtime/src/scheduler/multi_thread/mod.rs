@@ -64,6 +64,8 @@ struct Shared {
     driver: Mutex<Driver>,
     shutdown: Padded<AtomicBool>,
     metrics: Box<[WorkerMetrics]>,
+    /// Sleeping workers woken to help (`notify_parked`), by any thread.
+    notified: Padded<AtomicU64>,
 }
 
 struct Remote {
@@ -152,8 +154,13 @@ impl Handle {
         self.driver.shutdown();
     }
 
+    pub(crate) fn notified_workers(&self) -> u64 {
+        self.shared.notified.0.load(Ordering::Relaxed)
+    }
+
     fn notify_parked(&self) {
         if let Some(index) = self.shared.idle.worker_to_notify() {
+            self.shared.notified.0.fetch_add(1, Ordering::Relaxed);
             self.shared.remotes[index].parker.unpark(&self.driver);
         }
     }
@@ -225,6 +232,7 @@ pub(crate) fn create(
             driver: Mutex::new(driver),
             shutdown: Padded(AtomicBool::new(false)),
             metrics: (0..n).map(|_| WorkerMetrics::default()).collect(),
+            notified: Padded(AtomicU64::new(0)),
         },
         driver: driver_handle,
         blocking,
