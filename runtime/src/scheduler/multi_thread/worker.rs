@@ -75,11 +75,14 @@ struct Core {
     seen: Box<[(Option<u32>, u64)]>,
 }
 
-/// What a watcher saw in the other workers' queues.
+/// What a watcher saw of the other workers, from nothing to do to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Queues {
-    Empty,
-    Moving,
+enum Others {
+    /// No queued task, no poll started since the last look.
+    Quiet,
+    /// Queued tasks that moved, or polls started.
+    Busy,
+    /// Queued tasks that did not move, or a worker up without starting a poll.
     Stalled,
 }
 
@@ -326,10 +329,10 @@ impl WorkerContext {
 
     /// A watcher's look at the other workers (see "Helping"). `on_driver`: this worker
     /// waits on the driver, so events reach it whatever the others do.
-    fn look_at_queues(&self, on_driver: bool) -> Queues {
+    fn look_at_others(&self, on_driver: bool) -> Others {
         let shared = self.shared();
         let mut core = self.core.borrow_mut();
-        let mut out = Queues::Empty;
+        let mut out = Others::Quiet;
         for (j, r) in shared.remotes.iter().enumerate() {
             if j == self.index {
                 continue;
@@ -343,11 +346,11 @@ impl WorkerContext {
             let stalled = (queued.is_some() && queued == seen_queued)
                 || (!running && !on_driver && !shared.idle.is_parked(j));
             let seen = if stalled {
-                Queues::Stalled
+                Others::Stalled
             } else if queued.is_some() || running {
-                Queues::Moving
+                Others::Busy
             } else {
-                Queues::Empty
+                Others::Quiet
             };
             out = out.max(seen);
             core.seen[j] = (queued, polls);
@@ -379,7 +382,7 @@ impl WorkerContext {
         }
         let mut watch = Some(WATCH_MIN);
         let mut on_driver = true;
-        self.look_at_queues(on_driver);
+        self.look_at_others(on_driver);
         loop {
             WorkerMetrics::bump(&shared.metrics[self.index].parks);
             let room = {
@@ -433,8 +436,8 @@ impl WorkerContext {
             let Some(interval) = watch else {
                 continue;
             };
-            watch = match self.look_at_queues(on_driver) {
-                Queues::Stalled => {
+            watch = match self.look_at_others(on_driver) {
+                Others::Stalled => {
                     // Get up, as a worker woken by an event: steal, or park afresh and take
                     // the driver.
                     if !shared.idle.unpark_worker_by_id(self.index) {
@@ -442,9 +445,9 @@ impl WorkerContext {
                     }
                     return;
                 }
-                Queues::Moving => Some(WATCH_MIN),
+                Others::Busy => Some(WATCH_MIN),
                 // Looked after `stop_watching`: a batch kept since saw no watcher.
-                Queues::Empty => Some(interval * 2).filter(|&next| next <= WATCH_MAX),
+                Others::Quiet => Some(interval * 2).filter(|&next| next <= WATCH_MAX),
             };
         }
     }
