@@ -170,6 +170,7 @@ impl Driver {
         let n = res.unwrap_or(0);
         add(&h.metrics.events, n as u64);
         let tick = h.io.next_tick();
+        h.io.touch(&self.events[..n]);
         for ev in &self.events[..n] {
             if ev.flags & EV_ERROR != 0 {
                 // A failed change of a source marks it; timers are validated before they
