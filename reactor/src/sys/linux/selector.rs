@@ -520,6 +520,7 @@ impl Inner {
     }
 
     fn process_hints(&self, st: &mut State, hints: &[libc::epoll_event]) {
+        st.touch_hints(hints);
         for ev in hints {
             let (token, events) = (ev.u64, ev.events);
             match token {
