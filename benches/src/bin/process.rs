@@ -86,15 +86,27 @@ mod linux {
     }
 
     fn parent(pairs: usize) -> ExitCode {
-        let exe = std::env::current_exe().expect("current_exe");
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => {
+                eprintln!("process: cannot find this program to run its samples: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let mut kq = Vec::new();
         let mut tokio = Vec::new();
         for pair in 0..pairs {
             for (side, out) in [("kq", &mut kq), ("tokio", &mut tokio)] {
-                let res = std::process::Command::new(&exe)
+                let res = match std::process::Command::new(&exe)
                     .args(["--child", side])
                     .output()
-                    .expect("run a sample");
+                {
+                    Ok(res) => res,
+                    Err(e) => {
+                        eprintln!("sample {pair} of {side} could not run: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
                 let text = String::from_utf8_lossy(&res.stdout);
                 let Some(line) = text.lines().find(|l| l.starts_with("result ")) else {
                     eprintln!(
@@ -103,10 +115,18 @@ mod linux {
                     );
                     return ExitCode::FAILURE;
                 };
-                let v: Vec<f64> = line[7..]
+                let Ok(v) = line[7..]
                     .split(' ')
-                    .map(|x| x.parse().expect("a number"))
-                    .collect();
+                    .map(str::parse)
+                    .collect::<Result<Vec<f64>, _>>()
+                else {
+                    eprintln!("sample {pair} of {side} printed a malformed line: {line}");
+                    return ExitCode::FAILURE;
+                };
+                if v.len() < 4 {
+                    eprintln!("sample {pair} of {side} printed too few figures: {line}");
+                    return ExitCode::FAILURE;
+                }
                 let s = Sample {
                     children_per_s: v[0],
                     peak_fds: v[1],
@@ -256,8 +276,12 @@ mod linux {
                     let tx = raiser(stamp.clone());
                     let mut lat = Vec::with_capacity(DELIVERIES);
                     for _ in 0..DELIVERIES {
-                        tx.send(()).expect("raiser");
-                        sig.recv().await.expect("signal stream");
+                        tx.send(()).map_err(|_| {
+                            std::io::Error::other("the signal-raising thread ended")
+                        })?;
+                        sig.recv()
+                            .await
+                            .ok_or_else(|| std::io::Error::other("the signal stream ended"))?;
                         lat.push((now_ns() - stamp.load(Ordering::SeqCst)) as f64);
                     }
                     std::io::Result::Ok(lat)
