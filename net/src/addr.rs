@@ -100,7 +100,7 @@ pub(crate) mod sealed {
         Lookup(String),
     }
 
-    /// The resolution behind [`ToSocketAddrs`](super::ToSocketAddrs).
+    /// The resolution behind [`ToSocketAddrs`].
     pub trait ToSocketAddrsPriv {
         /// The addresses, or the name to look up.
         fn to_socket_addrs(&self, _: Internal) -> Resolve;

@@ -4,7 +4,7 @@
 //! Each is our end of a pipe, set `O_NONBLOCK` and registered once with the runtime (one
 //! `EV_CLEAR` knote: `EVFILT_WRITE` for stdin, `EVFILT_READ` for the others). The child's
 //! end is a different open file, so it stays blocking. Converting a pipe into a
-//! [`Stdio`](std::process::Stdio) for another child deregisters it and makes it blocking
+//! [`Stdio`] for another child deregisters it and makes it blocking
 //! again, as a program expects its standard streams to be.
 //!
 //! Writing to a stdin whose child closed its end is `BrokenPipe` if `SIGPIPE` is ignored
